@@ -1,0 +1,44 @@
+"""Sentence segmentation for app reviews.
+
+Reviews are often one run-on line with no punctuation, or many short lines with emoji
+for full stops. We split on sentence punctuation, line breaks and emoji runs, then cut
+very long unpunctuated stretches at contrastive or additive clause markers ("but",
+"however", "also", "although") so that each piece carries one opinion.
+
+>>> split_sentences("Love the sleep stories but it crashes constantly")
+['Love the sleep stories', 'but it crashes constantly']
+"""
+
+from __future__ import annotations
+
+import re
+
+# End of sentence: . ! ? … (repeated) followed by space, or line breaks.
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\s*[\r\n]+\s*|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s+(?=[A-Z])")
+_CLAUSE = re.compile(
+    r"\s+(?=(?:but|however|although|though|except|unfortunately|also|plus|otherwise|yet)\b)",
+    re.IGNORECASE,
+)
+_LONG_WORDS = 6
+_MAX_CHARS = 2000
+
+
+def split_sentences(text: str | None) -> list[str]:
+    """Split a review into sentence-like pieces (empty list for empty text)."""
+    if not text:
+        return []
+    pieces: list[str] = []
+    for chunk in _BOUNDARY.split(str(text)):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        if len(chunk.split()) > _LONG_WORDS:
+            pieces.extend(p.strip() for p in _CLAUSE.split(chunk) if p.strip())
+        else:
+            pieces.append(chunk)
+    # A 100 KB text of one "sentence" would make every per-sentence step slow; bound it.
+    return [p[:_MAX_CHARS] for p in pieces if any(ch.isalnum() for ch in p) or _has_emoji(p)]
+
+
+def _has_emoji(text: str) -> bool:
+    return any(ord(ch) >= 0x2600 for ch in text)

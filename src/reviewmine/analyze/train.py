@@ -1,0 +1,124 @@
+"""Train the shipped models from the development corpus and the hand-coded training set.
+
+Run from the repository root (needs ``../shared/data/reviews_dev.csv``)::
+
+    python -m reviewmine.analyze.train sentiment --dev ../shared/data/reviews_dev.csv
+    python -m reviewmine.analyze.train coder
+
+The sentiment model learns from star ratings of the MIT-licensed rows only (so the
+shipped weights derive from redistributable data) and is validated on apps it never
+saw. The coder learns from ``data/training/coded_reviews.csv`` (hand-coded by the
+project, provenance in ``data/training/README.md``); ``gold_dev.csv`` is never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reviewmine.analyze.sentiment import DomainVader, shipped_model_path
+from reviewmine.analyze.textmodel import LinearTextModel
+
+MIT_DATASETS = ("et6_cdsp_group20", "et6_cdsp_group20_mixed", "meditation_proj", "mhard_sample")
+BETA_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+
+
+def _review_text(df: pd.DataFrame) -> list[str]:
+    title = df["title"].fillna("") if "title" in df else ""
+    return (title + ". " + df["text"].fillna("")).str.strip(". ").tolist()
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s))
+
+
+def _polar(df: pd.DataFrame) -> pd.DataFrame:
+    df = df[df["rating"].isin([1, 2, 4, 5]) & df["text"].notna()]
+    return df.assign(y=(df["rating"] >= 4).astype(int))
+
+
+def _vader_means(vader: DomainVader, texts: list[str]) -> np.ndarray:
+    return np.array([vader.review(t)[0] for t in texts])
+
+
+def train_sentiment(dev_csv: Path, out: Path) -> dict:
+    """Fit the star model on MIT rows, choose beta by leave-one-app-out, report held-out AUC."""
+    dev = pd.read_csv(dev_csv, dtype={"review_id": str})
+    dev = dev[~dev["is_exact_dup_text"].astype(bool)]
+    # Held out: the apps of the non-redistributable rows that the MIT rows barely cover.
+    held_apps = set(dev.loc[~dev["dataset"].isin(MIT_DATASETS), "app_name"]) - set(
+        dev.loc[dev["dataset"].isin(MIT_DATASETS[:3]), "app_name"]
+    )
+    train = _polar(dev[dev["dataset"].isin(MIT_DATASETS) & ~dev["app_name"].isin(held_apps)])
+    train_apps = set(train["app_name"])
+    held = _polar(dev[~dev["dataset"].isin(MIT_DATASETS) & dev["app_name"].isin(held_apps)])
+    vader = DomainVader()
+    counts = train.groupby("app_name")["y"].agg(["size", "nunique"])
+    big_apps = counts.index[(counts["size"] >= 200) & (counts["nunique"] == 2)].tolist()
+
+    # beta: leave one training app out, pick the blend weight with the best mean AUC.
+    auc_by_beta = {b: [] for b in BETA_GRID}
+    for app in big_apps:
+        fit_part, val_part = train[train["app_name"] != app], train[train["app_name"] == app]
+        model = LinearTextModel.fit(_review_text(fit_part), fit_part[["y"]].to_numpy(), ["positive"])
+        val_text = _review_text(val_part)
+        logit = model.decision(val_text)[:, 0]
+        vmean = _vader_means(vader, val_text)
+        for b in BETA_GRID:
+            auc_by_beta[b].append(_auc(val_part["y"].to_numpy(), logit + b * vmean))
+    beta = max(BETA_GRID, key=lambda b: float(np.mean(auc_by_beta[b])))
+
+    model = LinearTextModel.fit(_review_text(train), train[["y"]].to_numpy(), ["positive"])
+    path = out / "sentiment_stars.npz"
+    model.save(path)
+
+    held_text = _review_text(held)
+    y = held["y"].to_numpy()
+    logit = model.decision(held_text)[:, 0]
+    vmean = _vader_means(vader, held_text)
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    plain = SentimentIntensityAnalyzer()
+    plain_scores = np.array([plain.polarity_scores(t)["compound"] for t in held_text])
+    report = {
+        "beta": beta,
+        "train_rows": int(len(train)),
+        "train_apps": sorted(train_apps),
+        "loao_apps": big_apps,
+        "heldout_rows": int(len(held)),
+        "heldout_apps": sorted(held["app_name"].unique().tolist()),
+        "loao_auc_by_beta": {str(b): round(float(np.mean(v)), 4) for b, v in auc_by_beta.items()},
+        "heldout_auc_blend": round(_auc(y, logit + beta * vmean), 4),
+        "heldout_auc_star_model": round(_auc(y, logit), 4),
+        "heldout_auc_domain_vader": round(_auc(y, vmean), 4),
+        "heldout_auc_plain_vader": round(_auc(y, plain_scores), 4),
+    }
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("sentiment")
+    s.add_argument("--dev", type=Path, default=Path("../shared/data/reviews_dev.csv"))
+    c = sub.add_parser("coder")
+    c.add_argument("--training", type=Path, default=Path("data/training/coded_reviews.csv"))
+    args = parser.parse_args()
+    out = shipped_model_path("x").parent
+    if args.what == "sentiment":
+        print(json.dumps(train_sentiment(args.dev, out), indent=2))
+    else:
+        from reviewmine.analyze.factors import train_coder
+
+        print(json.dumps(train_coder(args.training, out), indent=2))
+
+
+if __name__ == "__main__":
+    main()
