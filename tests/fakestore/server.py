@@ -232,6 +232,8 @@ class FakeStore:
         fault = self._fault(key, APPLE_FAULTS if fmt == "json" else ("403", "503"))
         if fault and self._fault_response(h, fault):
             return
+        if fault:
+            self.faults[fault] += 1
         reviews = self.pop.apple.get((app_id, cc))
         if reviews is None:
             return self._send(h, 200, rss_body(cc, app_id, page, None, self_link=False), fault=fault)

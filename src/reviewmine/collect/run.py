@@ -171,7 +171,7 @@ class _Collector:
             task = self.progress.add_task(f"{app} {store} {partition}", total=None, status="")
         try:
             for _ in range(2):
-                resumed = self._walk_once(res, store, app, partition, country, fetch, keeps_token, task)
+                resumed = self._walk_once(res, store, app, partition, country, fetch, client, keeps_token, task)
                 # A walk resumed from an old token covered older reviews; a fresh walk from the
                 # top then picks up what arrived since.
                 if not (resumed and res.stop_reason in COMPLETE_STOPS):
@@ -186,13 +186,17 @@ class _Collector:
         )
         return res
 
-    def _walk_once(self, res, store, app, partition, country, fetch, keeps_token, task) -> bool:
+    def _walk_once(self, res, store, app, partition, country, fetch, client, keeps_token, task) -> bool:
         cur = self.state.cursor(store, app, partition)
         if not cur.walk_active:
             cur.walk_active, cur.walk_floor_at = True, cur.watermark_at
             cur.walk_top_at, cur.walk_token, cur.walk_pages = None, None, 0
         position = cur.walk_token if keeps_token else None
         resumed = position is not None
+        if resumed:
+            # Play routes page N+1 by the session cookie that came with the token.
+            for name, value, domain, path in cur.walk_cookies or []:
+                client.client.cookies.set(name, value, domain=domain, path=path)
         floor = cur.walk_floor_at
         used_tokens: set[str] = set()
         first = True
@@ -203,7 +207,7 @@ class _Collector:
             try:
                 reviews, nxt = fetch(position)
             except StoreError as exc:
-                if first and resumed and isinstance(exc, NotFoundError | PlayDataError):
+                if first and resumed and (not exc.retryable or isinstance(exc, PlayDataError)):
                     # A saved token the store no longer accepts: walk again from the top, down
                     # to the same floor; known reviews are skipped, so nothing is duplicated.
                     self.emit(f"{app} {store} {partition}: saved token rejected, restarting walk")
@@ -220,7 +224,7 @@ class _Collector:
                     res.error = str(TokenCycleError(f"{store}: continuation token repeated"))
                     return resumed
                 used_tokens.add(nxt)
-            self._take_page(res, store, app, partition, country, reviews, nxt, cur, floor, keeps_token)
+            self._take_page(res, store, app, partition, country, reviews, nxt, cur, floor, keeps_token, client)
             if self.progress is not None and task is not None:
                 self.progress.update(
                     task, status=f"{res.pages} pages, {res.new} new, {res.updated} updated"
@@ -229,7 +233,7 @@ class _Collector:
                 return resumed
             position = nxt
 
-    def _take_page(self, res, store, app, partition, country, reviews, nxt, cur: Cursor, floor, keeps_token):
+    def _take_page(self, res, store, app, partition, country, reviews, nxt, cur: Cursor, floor, keeps_token, client):
         unique: dict[str, Review] = {}
         for r in reviews:
             unique.setdefault(r.review_id, r)
@@ -264,10 +268,12 @@ class _Collector:
             top = [t for t in (cur.watermark_at, cur.walk_top_at) if t is not None]
             cur.watermark_at = max(top) if top else None
             cur.walk_active, cur.walk_floor_at, cur.walk_top_at = False, None, None
-            cur.walk_token, cur.walk_pages = None, 0
+            cur.walk_token, cur.walk_cookies, cur.walk_pages = None, None, 0
             cur.last_stop_reason = stop
         else:
             cur.walk_token = nxt if keeps_token else None
+            if keeps_token:
+                cur.walk_cookies = [[c.name, c.value, c.domain, c.path] for c in client.client.cookies.jar]
             cur.walk_pages += 1
         now = datetime.now(UTC)
         self.state.commit_page(

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS cursors (
   store TEXT NOT NULL, app TEXT NOT NULL, partition TEXT NOT NULL,
   watermark_at TEXT, walk_active INTEGER NOT NULL DEFAULT 0, walk_floor_at TEXT,
-  walk_top_at TEXT, walk_token TEXT, walk_pages INTEGER NOT NULL DEFAULT 0,
+  walk_top_at TEXT, walk_token TEXT, walk_cookies TEXT, walk_pages INTEGER NOT NULL DEFAULT 0,
   last_run_id TEXT, last_stop_reason TEXT, updated_at TEXT,
   PRIMARY KEY (store, app, partition)
 );
@@ -82,6 +82,7 @@ class Cursor:
     walk_floor_at: datetime | None = None
     walk_top_at: datetime | None = None
     walk_token: str | None = None
+    walk_cookies: list | None = None  # session cookies that go with the token
     walk_pages: int = 0
     last_stop_reason: str | None = None
 
@@ -124,12 +125,16 @@ class CollectState:
     def cursor(self, store: str, app: str, partition: str) -> Cursor:
         row = self.conn.execute(
             "SELECT watermark_at, walk_active, walk_floor_at, walk_top_at, walk_token, walk_pages,"
-            " last_stop_reason FROM cursors WHERE store=? AND app=? AND partition=?",
+            " last_stop_reason, walk_cookies FROM cursors WHERE store=? AND app=? AND partition=?",
             (store, app, partition),
         ).fetchone()
         if row is None:
             return Cursor()
-        return Cursor(_dt(row[0]), bool(row[1]), _dt(row[2]), _dt(row[3]), row[4], row[5], row[6])
+        return Cursor(
+            watermark_at=_dt(row[0]), walk_active=bool(row[1]), walk_floor_at=_dt(row[2]),
+            walk_top_at=_dt(row[3]), walk_token=row[4], walk_pages=row[5], last_stop_reason=row[6],
+            walk_cookies=json.loads(row[7]) if row[7] else None,
+        )
 
     def save_cursor(
         self, store: str, app: str, partition: str, c: Cursor, run_id: str, now: datetime
@@ -140,16 +145,19 @@ class CollectState:
     def _save_cursor(self, store, app, partition, c: Cursor, run_id, now) -> None:
         self.conn.execute(
             "INSERT INTO cursors(store, app, partition, watermark_at, walk_active, walk_floor_at,"
-            " walk_top_at, walk_token, walk_pages, last_run_id, last_stop_reason, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(store, app, partition) DO UPDATE SET"
+            " walk_top_at, walk_token, walk_cookies, walk_pages, last_run_id, last_stop_reason,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(store, app, partition) DO UPDATE SET"
             " watermark_at=excluded.watermark_at, walk_active=excluded.walk_active,"
             " walk_floor_at=excluded.walk_floor_at, walk_top_at=excluded.walk_top_at,"
-            " walk_token=excluded.walk_token, walk_pages=excluded.walk_pages,"
+            " walk_token=excluded.walk_token, walk_cookies=excluded.walk_cookies,"
+            " walk_pages=excluded.walk_pages,"
             " last_run_id=excluded.last_run_id, last_stop_reason=excluded.last_stop_reason,"
             " updated_at=excluded.updated_at",
             (
                 store, app, partition, _iso(c.watermark_at), int(c.walk_active),
-                _iso(c.walk_floor_at), _iso(c.walk_top_at), c.walk_token, c.walk_pages,
+                _iso(c.walk_floor_at), _iso(c.walk_top_at), c.walk_token,
+                json.dumps(c.walk_cookies) if c.walk_cookies else None, c.walk_pages,
                 run_id, c.last_stop_reason, _iso(now),
             ),
         )
