@@ -134,3 +134,67 @@ def apps_(
             ",".join(a.countries), status,
         )
     out.print(table)
+
+
+@app.command()
+@user_errors
+def process(
+    data_dir: DataDir = Path("data"),
+    input: Annotated[list[Path] | None, typer.Option("--input", help="CSV/Parquet review file to import (repeatable).")] = None,
+    map: Annotated[str | None, typer.Option("--map", help="Column mapping for imports, e.g. 'app=app_name,at=date'.")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML mapping file (columns: and defaults:).")] = None,
+    no_raw: Annotated[bool, typer.Option("--no-raw", help="Ignore DATA_DIR/raw; process only --input files.")] = False,
+    assume_tz: Annotated[str, typer.Option("--assume-tz", help="Time zone of times without an offset.")] = "UTC",
+) -> None:
+    """Clean, deduplicate and pseudonymise reviews into DATA_DIR/processed/reviews.parquet.
+
+    Reads the collectors' raw layer (DATA_DIR/raw/reviews) and any --input files; bad rows
+    go to processed/rejects.parquet with a reason, never silently dropped.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from reviewmine.process import process as run_process
+
+    with Progress(
+        TextColumn("processing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("rows", total=None)
+        summary = run_process(
+            data_dir, inputs=input or [], column_map=map, mapping=mapping,
+            include_raw=not no_raw, assume_tz=assume_tz,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    table = Table(title=f"reviewmine process: {data_dir}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", overflow="fold")
+    for label, value in summary.rows():
+        table.add_row(label, value)
+    out.print(table)
+    console.print(f"wrote {summary.outputs['reviews']} (summary: {summary.outputs['summary']})",
+                  highlight=False)
+
+
+@app.command()
+@user_errors
+def export(
+    data_dir: DataDir = Path("data"),
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("reviews.csv"),
+    format: Annotated[str | None, typer.Option("--format", help="csv, parquet or xlsx (default: from --out).")] = None,
+    app_: Annotated[list[str] | None, typer.Option("--app", help="Only this app slug (repeatable).")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="google_play or app_store.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="From this date (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Up to and including this date.")] = None,
+    min_rating: Annotated[int | None, typer.Option("--min-rating", min=1, max=5)] = None,
+    max_rating: Annotated[int | None, typer.Option("--max-rating", min=1, max=5)] = None,
+    language: Annotated[str | None, typer.Option("--language", help="ISO 639-1 code, e.g. en.")] = None,
+) -> None:
+    """Export (a filtered part of) the processed reviews as CSV, Parquet or Excel."""
+    from reviewmine.process import export as run_export
+
+    n = run_export(
+        data_dir, out_file, format, app=app_, store=store, since=since, until=until,
+        min_rating=min_rating, max_rating=max_rating, language=language,
+    )
+    console.print(f"exported {n:,} reviews -> {out_file}", highlight=False)

@@ -1,0 +1,205 @@
+"""Reading and exporting the processed layer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from reviewmine.errors import InputError
+
+EXPORT_FORMATS = ("csv", "parquet", "xlsx")
+XLSX_MAX_ROWS = 1_048_575
+
+
+def _dataset(path: Path) -> ds.Dataset:
+    """A file or a directory partitioned by store/app (``store=google_play/app=calm``)."""
+    if path.is_dir():
+        return ds.dataset(path, format="parquet", partitioning="hive")
+    return ds.dataset(path, format="parquet")
+
+
+def reviews_path(data_dir: Path | str, versions: bool = False) -> Path:
+    """Where ``process`` writes the current reviews (or the earlier versions)."""
+    name = "review_versions.parquet" if versions else "reviews.parquet"
+    return Path(data_dir) / "processed" / name
+
+
+def review_filter(
+    app: str | list[str] | None = None,
+    store: str | None = None,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    min_rating: int | None = None,
+    max_rating: int | None = None,
+    language: str | None = None,
+    english_only: bool = False,
+    exclude_spam: bool = False,
+) -> ds.Expression | None:
+    """A pyarrow filter expression for :func:`read_reviews`.
+
+    ``since``/``until`` are inclusive dates (``until="2024-03-31"`` includes that whole day).
+    """
+    parts = []
+    if app:
+        apps = [app] if isinstance(app, str) else list(app)
+        parts.append(ds.field("app").isin(apps))
+    if store:
+        parts.append(ds.field("store") == store)
+    if since:
+        parts.append(ds.field("at") >= _timestamp(since))
+    if until:
+        end = _timestamp(until)
+        if isinstance(until, str) and len(until) <= 10 or isinstance(until, date) and not isinstance(until, datetime):
+            end = end + pd.Timedelta(days=1)
+            parts.append(ds.field("at") < end)
+        else:
+            parts.append(ds.field("at") <= end)
+    if min_rating is not None:
+        parts.append(ds.field("rating") >= min_rating)
+    if max_rating is not None:
+        parts.append(ds.field("rating") <= max_rating)
+    if language:
+        parts.append(ds.field("language") == language)
+    if english_only:
+        parts.append(ds.field("is_english"))
+    if exclude_spam:
+        parts.append(~ds.field("is_spam"))
+    if not parts:
+        return None
+    expression = parts[0]
+    for part in parts[1:]:
+        expression = expression & part
+    return expression
+
+
+def _timestamp(value) -> pa.Scalar:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return pa.scalar(stamp.to_pydatetime(), pa.timestamp("us", tz="UTC"))
+
+
+def read_reviews(
+    data_dir: Path | str,
+    columns: list[str] | None = None,
+    filters: ds.Expression | None = None,
+    *,
+    versions: bool = False,
+    **filter_options,
+) -> pd.DataFrame:
+    """The processed reviews as a DataFrame (one file or a store/app-partitioned dataset).
+
+    ``filter_options`` are those of :func:`review_filter` (``app``, ``store``, ``since``,
+    ``until``, ``min_rating``, ``max_rating``, ``language``, ``english_only``,
+    ``exclude_spam``); ``filters`` is any pyarrow expression. ``versions=True`` adds the
+    earlier versions of edited reviews (``is_current`` tells them apart).
+
+    >>> df = read_reviews("data", columns=["app", "text"], app="calm", english_only=True)
+    ... # doctest: +SKIP
+    """
+    return read_reviews_table(data_dir, columns, filters, versions=versions, **filter_options).to_pandas()
+
+
+def read_reviews_table(
+    data_dir: Path | str,
+    columns: list[str] | None = None,
+    filters: ds.Expression | None = None,
+    *,
+    versions: bool = False,
+    **filter_options,
+) -> pa.Table:
+    """Like :func:`read_reviews`, as an Arrow table."""
+    path = reviews_path(data_dir)
+    if not path.exists():
+        raise InputError(
+            f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first"
+        )
+    expression = review_filter(**filter_options)
+    if filters is not None:
+        expression = filters if expression is None else expression & filters
+    paths = [path]
+    older = reviews_path(data_dir, versions=True)
+    if versions and older.exists():
+        paths.append(older)
+    tables = []
+    for p in paths:
+        dataset = _dataset(p)
+        if columns:
+            unknown = [c for c in columns if c not in dataset.schema.names]
+            if unknown:
+                raise InputError(
+                    f"unknown column(s) {', '.join(unknown)}; see docs/data-dictionary-processed.md"
+                )
+        tables.append(dataset.to_table(columns=columns, filter=expression))
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def export(
+    data_dir: Path | str,
+    out: Path | str,
+    format: str | None = None,
+    *,
+    app: str | list[str] | None = None,
+    store: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    min_rating: int | None = None,
+    max_rating: int | None = None,
+    language: str | None = None,
+) -> int:
+    """Write (a filtered part of) the processed reviews to CSV, Parquet or Excel.
+
+    The format comes from ``format`` or the extension of ``out``. Returns the number of
+    rows written. The file is written to a temporary name and renamed into place.
+
+    >>> export("data", "calm.csv", app="calm", since="2024-01-01")  # doctest: +SKIP
+    1234
+    """
+    out = Path(out)
+    fmt = (format or out.suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"--format {fmt or '?'}: use one of {', '.join(EXPORT_FORMATS)}")
+    if min_rating is not None and max_rating is not None and min_rating > max_rating:
+        raise InputError(f"--min-rating {min_rating} is above --max-rating {max_rating}")
+    table = read_reviews_table(
+        data_dir, app=app, store=store, since=since, until=until,
+        min_rating=min_rating, max_rating=max_rating, language=language,
+    )
+    if fmt == "xlsx" and table.num_rows > XLSX_MAX_ROWS:
+        raise InputError(
+            f"{table.num_rows:,} rows do not fit in an Excel sheet (max {XLSX_MAX_ROWS:,}); "
+            "filter with --app/--since or export csv/parquet"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp, compression="zstd")
+        elif fmt == "csv":
+            frame = _for_spreadsheets(table)
+            frame.to_csv(tmp, index=False, encoding="utf-8")
+        else:
+            frame = _for_spreadsheets(table)
+            frame.to_excel(tmp, index=False, engine="openpyxl")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return table.num_rows
+
+
+def _for_spreadsheets(table: pa.Table) -> pd.DataFrame:
+    """Times as ISO 8601 UTC strings (Excel has no time zones)."""
+    frame = table.to_pandas()
+    for name in frame.columns:
+        if pa.types.is_timestamp(table.schema.field(name).type):
+            frame[name] = pc.strftime(table.column(name), format="%Y-%m-%dT%H:%M:%SZ").to_pandas()
+    return frame
