@@ -136,6 +136,89 @@ def apps_(
     out.print(table)
 
 
+# --------------------------------------------------------------------------- coding
+@app.command()
+@user_errors
+def code(
+    input: Annotated[Path, typer.Argument(help="CSV or Parquet file of reviews (or any short texts).")],
+    out: Annotated[Path, typer.Option("--out", help="Output CSV (or .parquet).")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
+    id_col: Annotated[str, typer.Option("--id-col", help="Column with a row id, copied to 'uid'.")] = "uid",
+    title_col: Annotated[str | None, typer.Option("--title-col", help="Optional title column.")] = None,
+    codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="Cues only: no learned weights.")] = False,
+) -> None:
+    """Code each row with engagement factors: codes, polarity, evidence sentence, sentiment."""
+    from reviewmine.analyze.coding import code as run_code
+
+    result = run_code(input, out, text_col, id_col, title_col, codebook, use_model=not no_model)
+    coded = int((result["n_codes"] > 0).sum()) if len(result) else 0
+    out_msg = f"coded {len(result):,} rows ({coded:,} with at least one code) -> {out}"
+    console.print(out_msg, highlight=False)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    gold: Annotated[Path, typer.Option("--gold", help="Hand-coded CSV (uid,text,codes) or a coding sheet.")],
+    pred: Annotated[Path | None, typer.Option("--pred", help="Codes to compare (default: code the gold texts now).")] = None,
+    text_col: Annotated[str, typer.Option("--text-col")] = "text",
+    id_col: Annotated[str, typer.Option("--id-col")] = "uid",
+    title_col: Annotated[str | None, typer.Option("--title-col", help="Title column, used if present.")] = "title",
+    codebook: Annotated[Path | None, typer.Option("--codebook")] = None,
+    disagreements: Annotated[Path, typer.Option("--disagreements", help="Where to write rows that differ.")] = Path("disagreements.csv"),
+    no_model: Annotated[bool, typer.Option("--no-model", help="Evaluate the cue-only coder.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+) -> None:
+    """Agreement of automatic codes with hand codes: per-code P/R/F1, micro/macro F1, kappa."""
+    import json
+
+    from rich.table import Table
+
+    from reviewmine.evaluate import evaluate as run_evaluate
+
+    ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model=not no_model)
+    table = Table(title=f"Per-code agreement with {gold.name} (code and polarity must match)")
+    columns = ("code", "support", "predicted", "precision", "recall", "f1", "f1_code_only", "kappa")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "code" else "right")
+    for row in ev.per_code.itertuples(index=False):
+        if row.support or row.predicted:
+            table.add_row(*(str(getattr(row, c)) for c in columns))
+    out.print(table)
+    summary = Table(title="Overall")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    for key, value in ev.summary.items():
+        summary.add_row(key, str(value))
+    out.print(summary)
+    console.print(f"{len(ev.disagreements)} reviews differ -> {disagreements}", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(ev.summary, indent=2) + "\n")
+
+
+@app.command("sample-for-coding")
+@user_errors
+def sample_for_coding(
+    input: Annotated[Path, typer.Argument(help="Reviews (CSV/Parquet), e.g. data/processed/reviews.parquet.")],
+    out: Annotated[Path, typer.Option("--out", help="Coding sheet to write (.xlsx or .csv).")],
+    n: Annotated[int, typer.Option("--n", help="Number of reviews.")] = 200,
+    text_col: Annotated[str, typer.Option("--text-col")] = "text",
+    id_col: Annotated[str | None, typer.Option("--id-col")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    codebook: Annotated[Path | None, typer.Option("--codebook")] = None,
+) -> None:
+    """Export a stratified sample (by app and rating) as a coding sheet for human coders."""
+    from reviewmine.evaluate import sample_for_coding as run
+
+    sheet = run(input, out, n=n, text_col=text_col, id_col=id_col, seed=seed, codebook=codebook)
+    console.print(
+        f"wrote a coding sheet of {len(sheet)} reviews -> {out}; code it, then run "
+        f"'reviewmine evaluate --gold {out}'",
+        highlight=False,
+    )
+
+
 @app.command()
 @user_errors
 def process(

@@ -110,6 +110,7 @@ def main() -> None:
     s.add_argument("--dev", type=Path, default=Path("../shared/data/reviews_dev.csv"))
     c = sub.add_parser("coder")
     c.add_argument("--training", type=Path, default=Path("data/training/coded_reviews.csv"))
+    c.add_argument("--dev", type=Path, default=Path("../shared/data/reviews_dev.csv"))
     args = parser.parse_args()
     out = shipped_model_path("x").parent
     if args.what == "sentiment":
@@ -117,7 +118,7 @@ def main() -> None:
     else:
         from reviewmine.analyze.factors import train_coder
 
-        print(json.dumps(train_coder(args.training, out), indent=2))
+        print(json.dumps(train_coder(args.training, out, args.dev), indent=2))
 
 
 if __name__ == "__main__":

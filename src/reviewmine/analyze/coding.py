@@ -1,0 +1,67 @@
+"""``reviewmine code``: code any CSV of short texts with the engagement-factor codebook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from reviewmine.analyze.codebook import load_codebook
+from reviewmine.analyze.factors import CodedReview, FactorCoder
+from reviewmine.io import read_table, write_frame
+
+BATCH = 5000
+
+
+def coded_rows(results: list[CodedReview]) -> pd.DataFrame:
+    """One row per review: serialised codes, sentiment, and the audit trail per code."""
+    return pd.DataFrame(
+        {
+            "codes": [r.serialised for r in results],
+            "sentiment": [round(r.sentiment, 4) for r in results],
+            "n_codes": [len(r.codes) for r in results],
+            "evidence": [
+                json.dumps({h.code: h.evidence for h in r.codes}, ensure_ascii=False) for r in results
+            ],
+            "cues": [
+                json.dumps({h.code: h.cues for h in r.codes if h.cues}, ensure_ascii=False)
+                for r in results
+            ],
+            "scores": [
+                json.dumps({h.code: round(h.probability, 3) for h in r.codes}) for r in results
+            ],
+            "truncated": [r.truncated for r in results],
+        }
+    )
+
+
+def code(
+    input: str | Path,
+    out: str | Path,
+    text_col: str = "text",
+    id_col: str = "uid",
+    title_col: str | None = None,
+    codebook: str | Path | None = None,
+    use_model: bool = True,
+    coder: FactorCoder | None = None,
+) -> pd.DataFrame:
+    """Code every row of ``input`` and write ``out`` (CSV, or Parquet by suffix).
+
+    The output has one row per input row: ``uid`` (from ``id_col``), ``codes``
+    (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
+    sentence, the cues that fired and the model probability (JSON columns).
+    """
+    df = read_table(input, required=[text_col, id_col, title_col or ""])
+    if coder is None:
+        coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
+    texts = df[text_col].astype(str).tolist()
+    titles = df[title_col].astype(str).tolist() if title_col else None
+    parts = []
+    for start in range(0, len(df), BATCH):
+        stop = start + BATCH
+        parts.append(coded_rows(coder.code_texts(texts[start:stop], titles[start:stop] if titles else None)))
+    result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])
+    result.insert(0, "uid", df[id_col].astype(str).to_numpy())
+    write_frame(result, out)
+    return result

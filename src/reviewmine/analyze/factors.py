@@ -1,0 +1,301 @@
+"""Engagement-factor coding: codes, polarity and the evidence sentence for each review.
+
+How a review is coded (every step leaves a trace in the output):
+
+1. The title and text are split into sentences (``sentences.split_sentences``).
+2. Each sentence is matched against the codebook's cue patterns and scored by the
+   domain sentiment (``sentiment.DomainVader``).
+3. A linear presence model (one head per code, hashed word n-grams plus one feature per
+   cue hit, trained on the project's hand-coded reviews) scores the review; a code is
+   assigned when its probability passes a per-code threshold chosen by
+   cross-validation on the training set. Without a trained model the cues alone decide.
+4. The evidence sentence for a code is the sentence the presence model scores highest
+   for it (cue hits break ties).
+5. The polarity comes from that sentence: a polarity model over its words (conditioned
+   on the code) plus its domain-sentiment score; the star rating is not used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook, parse_codes
+from reviewmine.analyze.sentences import split_sentences
+from reviewmine.analyze.sentiment import DomainVader, SentimentScorer, shipped_model_path
+from reviewmine.analyze.textmodel import LinearTextModel
+
+PRESENCE_MODEL = "coder_presence.npz"
+POLARITY_MODEL = "coder_polarity.npz"
+MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
+_WORD = re.compile(r"[a-z']+")
+
+
+@dataclass
+class CodeHit:
+    """One code on one review, with what it rests on."""
+
+    code: str
+    polarity: str
+    probability: float
+    evidence: str
+    cues: list[str] = field(default_factory=list)
+    sentence_sentiment: float = 0.0
+
+
+@dataclass
+class CodedReview:
+    codes: list[CodeHit]
+    sentiment: float
+    n_sentences: int
+    truncated: bool
+
+    @property
+    def serialised(self) -> str:
+        return format_codes({h.code: h.polarity for h in self.codes})
+
+
+class CueMatcher:
+    """Finds the codebook's cue patterns in sentences."""
+
+    def __init__(self, codebook: Codebook):
+        self.patterns = {
+            c.id: re.compile(r"\b(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")\b", re.IGNORECASE)
+            for c in codebook.codes
+            if c.cues
+        }
+
+    def match(self, sentence: str) -> dict[str, list[str]]:
+        hits: dict[str, list[str]] = {}
+        for code, pattern in self.patterns.items():
+            found = [m.group(0).lower() for m in pattern.finditer(sentence)]
+            if found:
+                hits[code] = found
+        return hits
+
+
+def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:
+    """Review text plus one pseudo-word per code whose cues fired (features for the model)."""
+    return text + " " + " ".join(f"cue_{code}" for code in cue_hits)
+
+
+def polarity_text(code: str, sentence: str, vader: float, review_sentiment: float) -> str:
+    """Evidence-sentence words, the same words conditioned on the code, and sentiment buckets
+    of the sentence (domain VADER) and of the whole review text (context, not stars)."""
+    words = _WORD.findall(sentence.lower())
+    bucket = "vpos" if vader >= 0.3 else "vneg" if vader <= -0.3 else "vneu"
+    context = "rpos" if review_sentiment >= 0.5 else "rneg" if review_sentiment <= -0.5 else "rneu"
+    return " ".join(
+        [*words, *(f"{code}_{w}" for w in words), bucket, f"{code}_{bucket}", context, f"{code}_{context}"]
+    )
+
+
+class FactorCoder:
+    """Code reviews with the engagement-factor codebook.
+
+    >>> coder = FactorCoder()
+    >>> coder.code_texts(["Crashes every time I open it"])[0].serialised
+    'technical_issues:barrier'
+    """
+
+    def __init__(
+        self,
+        codebook: Codebook | None = None,
+        model_dir: str | Path | None = None,
+        use_model: bool = True,
+        sentiment: SentimentScorer | None = None,
+    ):
+        self.codebook = codebook or load_codebook()
+        self.cues = CueMatcher(self.codebook)
+        self.sentiment = sentiment or SentimentScorer()
+        self.vader: DomainVader = self.sentiment.vader
+        self.presence: LinearTextModel | None = None
+        self.polarity: LinearTextModel | None = None
+        self.thresholds: dict[str, float] = {}
+        self.polarity_weight = 1.0
+        model_dir = Path(model_dir) if model_dir else shipped_model_path(PRESENCE_MODEL).parent
+        if use_model and (model_dir / PRESENCE_MODEL).is_file():
+            presence = LinearTextModel.load(model_dir / PRESENCE_MODEL)
+            if set(presence.labels) <= set(self.codebook.ids):
+                self.presence = presence
+                self.polarity = LinearTextModel.load(model_dir / POLARITY_MODEL)
+                meta = json.loads((model_dir / "coder.json").read_text())
+                self.thresholds = meta["thresholds"]
+
+    @property
+    def method(self) -> str:
+        return "cues+model" if self.presence is not None else "cues"
+
+    def code_texts(self, texts: list[str], titles: list[str] | None = None) -> list[CodedReview]:
+        """Code a batch of reviews (``titles`` optional, same length)."""
+        titles = titles or [""] * len(texts)
+        fulls, truncated = [], []
+        for text, title in zip(texts, titles, strict=True):
+            text = text if isinstance(text, str) else ""
+            title = title if isinstance(title, str) else ""
+            full = f"{title}. {text}" if title.strip() else text
+            truncated.append(len(full) > MAX_CHARS)
+            fulls.append(full[:MAX_CHARS])
+        sentiments = self.sentiment.score_many(fulls)
+        sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
+        cue_hits = [[self.cues.match(s) for s in sents] for sents in sentence_lists]
+        review_cues = [_merge(hits) for hits in cue_hits]
+        if self.presence is not None:
+            review_p = self.presence.proba([presence_text(f, c) for f, c in zip(fulls, review_cues, strict=True)])
+            flat = [
+                presence_text(s, h)
+                for sents, hits in zip(sentence_lists, cue_hits, strict=True)
+                for s, h in zip(sents, hits, strict=True)
+            ]
+            sentence_logit = self.presence.decision(flat) if flat else np.zeros((0, len(self.presence.labels)))
+        results, offset = [], 0
+        for i in range(len(fulls)):
+            sents = sentiments[i].sentences
+            n = len(sents)
+            if self.presence is not None:
+                chosen = self._decide_model(review_p[i], sentence_logit[offset : offset + n], sents, cue_hits[i])
+            else:
+                chosen = self._decide_cues(sents, cue_hits[i])
+            offset += n
+            hits = [
+                self._with_polarity(code, prob, sents[j], cue_hits[i][j], sentiments[i].score)
+                for code, prob, j in chosen
+            ]
+            results.append(CodedReview(hits, sentiments[i].score, n, truncated[i]))
+        return results
+
+    def _decide_model(self, probs, sent_logits, sents, cue_hits):
+        chosen = []
+        for k, code in enumerate(self.presence.labels):
+            if probs[k] < self.thresholds.get(code, 0.5) or not sents:
+                continue
+            bonus = np.array([1.0 if code in h else 0.0 for h in cue_hits])
+            j = int(np.argmax(sent_logits[:, k] + bonus))
+            chosen.append((code, float(probs[k]), j))
+        return chosen
+
+    def _decide_cues(self, sents, cue_hits):
+        chosen = {}
+        for j, hits in enumerate(cue_hits):
+            for code in hits:
+                chosen.setdefault(code, (code, 1.0, j))
+        return list(chosen.values())
+
+    def _with_polarity(
+        self, code: str, prob: float, sentence: tuple[str, float], cues: dict, review_sentiment: float
+    ) -> CodeHit:
+        text, vader = sentence
+        if self.polarity is not None:
+            features = polarity_text(code, text, vader, review_sentiment)
+            logit = float(self.polarity.decision([features])[0, 0])
+        else:
+            logit = 4.0 * vader
+        polarity = "facilitator" if logit >= 0 else "barrier"
+        return CodeHit(code, polarity, prob, text, cues.get(code, []), vader)
+
+
+def _merge(hits: list[dict[str, list[str]]]) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for h in hits:
+        for code, cues in h.items():
+            merged.setdefault(code, []).extend(cues)
+    return merged
+
+
+# --------------------------------------------------------------------------- training
+def _evidence_sentence(full: str, span: list[int] | None, sentences: list[str]) -> str:
+    """The sentence of ``full`` that holds the coder's evidence span (whole text if unknown)."""
+    if not span:
+        return full
+    needle = full[span[0] : span[1]].strip().lower()[:40]
+    for s in sentences:
+        if needle and needle in s.lower():
+            return s
+    return full[span[0] : span[1]]
+
+
+def load_training_set(training_csv: Path, dev_csv: Path | None = None):
+    """Hand-coded reviews with texts (joined from the development corpus where not shipped)."""
+    import pandas as pd
+
+    df = pd.read_csv(training_csv, dtype=str, keep_default_na=False)
+    missing = df["text"] == ""
+    if missing.any():
+        if dev_csv is None or not Path(dev_csv).is_file():
+            df = df[~missing]
+        else:
+            dev = pd.read_csv(dev_csv, dtype=str, keep_default_na=False).set_index("uid")
+            df.loc[missing, "title"] = dev.loc[df.loc[missing, "uid"], "title"].to_numpy()
+            df.loc[missing, "text"] = dev.loc[df.loc[missing, "uid"], "text"].to_numpy()
+    return df.reset_index(drop=True)
+
+
+def train_coder(training_csv: Path, out: Path, dev_csv: Path | None = None, folds: int = 5, seed: int = 13) -> dict:
+    """Train presence and polarity models on hand-coded reviews; thresholds by cross-validation."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import KFold
+
+    df = load_training_set(training_csv, dev_csv)
+    codebook = load_codebook()
+    matcher = CueMatcher(codebook)
+    scorer = SentimentScorer()
+    vader = scorer.vader
+    fulls = [f"{t}. {x}" if t.strip() else x for t, x in zip(df["title"], df["text"], strict=True)]
+    review_sentiment = [r.score for r in scorer.score_many(fulls)]
+    sentence_lists = [split_sentences(f) for f in fulls]
+    cue_texts = [
+        presence_text(f, _merge([matcher.match(s) for s in sents]))
+        for f, sents in zip(fulls, sentence_lists, strict=True)
+    ]
+    parsed = [parse_codes(c) for c in df["codes"]]
+    labels = [c for c in codebook.ids if sum(c in p for p in parsed) >= 3]
+    y = np.array([[1 if c in p else 0 for c in labels] for p in parsed])
+
+    # Out-of-fold probabilities to pick a per-code threshold that maximises F1.
+    oof = np.zeros(y.shape)
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(cue_texts):
+        model = LinearTextModel.fit([cue_texts[i] for i in tr], y[tr], labels, c=8.0, class_weight="balanced")
+        oof[te] = model.proba([cue_texts[i] for i in te])
+    thresholds, cv_f1 = {}, {}
+    for k, code in enumerate(labels):
+        grid = np.arange(0.2, 0.91, 0.05)
+        scores = [f1_score(y[:, k], oof[:, k] >= t, zero_division=0) for t in grid]
+        best = int(np.argmax(scores))
+        thresholds[code], cv_f1[code] = round(float(grid[best]), 2), round(float(scores[best]), 3)
+    presence = LinearTextModel.fit(cue_texts, y, labels, c=8.0, class_weight="balanced")
+    presence.save(out / PRESENCE_MODEL)
+
+    # Polarity: one example per (review, code) from the evidence sentence.
+    pol_texts, pol_y = [], []
+    for full, sents, codes, spans, rs in zip(
+        fulls, sentence_lists, parsed, df["evidence_spans"], review_sentiment, strict=True
+    ):
+        spans = json.loads(spans or "{}")
+        for code, polarity in sorted(codes.items()):
+            if polarity == "neutral":
+                continue
+            sentence = _evidence_sentence(full, spans.get(code), sents)
+            pol_texts.append(polarity_text(code, sentence, vader.sentence(sentence), rs))
+            pol_y.append(1 if polarity == "facilitator" else 0)
+    pol_y = np.array(pol_y)
+    oof_pol = np.zeros(len(pol_y))
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(pol_texts):
+        m = LinearTextModel.fit([pol_texts[i] for i in tr], pol_y[tr, None], ["facilitator"], c=4.0)
+        oof_pol[te] = m.proba([pol_texts[i] for i in te])[:, 0]
+    polarity = LinearTextModel.fit(pol_texts, pol_y[:, None], ["facilitator"], c=4.0)
+    polarity.save(out / POLARITY_MODEL)
+
+    report = {
+        "training_reviews": len(df),
+        "labels": labels,
+        "thresholds": thresholds,
+        "cv_f1_presence": cv_f1,
+        "cv_polarity_accuracy": round(float(((oof_pol >= 0.5) == pol_y).mean()), 3),
+        "polarity_examples": len(pol_y),
+    }
+    (out / "coder.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

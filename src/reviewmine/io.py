@@ -1,0 +1,81 @@
+"""Reading users' tables and writing outputs safely.
+
+``read_table`` turns every way an input file can be wrong into one ``InputError`` line
+that names the file, the problem and the fix; ``write_atomic`` writes to a temporary
+file and renames it into place, so a failed run never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from reviewmine.errors import InputError
+
+
+def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.DataFrame:
+    """Read a CSV (UTF-8) or Parquet file and check it has the ``required`` columns."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass a CSV or Parquet file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty; pass a file with a header row and data")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8 CSV"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{path}: file has no rows; pass a file with a header row and data") from exc
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot be read as CSV/Parquet ({first})") from exc
+    missing = [c for c in required if c and c not in df.columns]
+    if missing:
+        have = ", ".join(map(str, df.columns[:12]))
+        raise InputError(
+            f"{path}: no column {', '.join(repr(m) for m in missing)}; columns are: {have}"
+        )
+    return df
+
+
+@contextmanager
+def write_atomic(path: str | Path, suffix: str = ""):
+    """Yield a temporary path beside ``path``; rename it into place only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_frame(df: pd.DataFrame, path: str | Path, writer: Callable | None = None) -> Path:
+    """Write a DataFrame atomically as CSV, Parquet or XLSX, chosen by the file suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with write_atomic(path) as tmp:
+        if writer is not None:
+            writer(df, tmp)
+        elif suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        elif suffix == ".xlsx":
+            df.to_excel(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+    return path
