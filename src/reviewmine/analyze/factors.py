@@ -26,7 +26,7 @@ import numpy as np
 
 from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook, parse_codes
 from reviewmine.analyze.sentences import split_sentences
-from reviewmine.analyze.sentiment import DomainVader, SentimentScorer, shipped_model_path
+from reviewmine.analyze.sentiment import DomainVader, SentimentResult, SentimentScorer, shipped_model_path
 from reviewmine.analyze.textmodel import LinearTextModel
 
 PRESENCE_MODEL = "coder_presence.npz"
@@ -53,6 +53,7 @@ class CodedReview:
     sentiment: float
     n_sentences: int
     truncated: bool
+    detail: SentimentResult | None = None
 
     @property
     def serialised(self) -> str:
@@ -165,7 +166,7 @@ class FactorCoder:
                 self._with_polarity(code, prob, sents[j], cue_hits[i][j], sentiments[i].score)
                 for code, prob, j in chosen
             ]
-            results.append(CodedReview(hits, sentiments[i].score, n, truncated[i]))
+            results.append(CodedReview(hits, sentiments[i].score, n, truncated[i], sentiments[i]))
         return results
 
     def _decide_model(self, probs, sent_logits, sents, cue_hits):
