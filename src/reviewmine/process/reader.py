@@ -201,5 +201,6 @@ def _for_spreadsheets(table: pa.Table) -> pd.DataFrame:
     frame = table.to_pandas()
     for name in frame.columns:
         if pa.types.is_timestamp(table.schema.field(name).type):
-            frame[name] = pc.strftime(table.column(name), format="%Y-%m-%dT%H:%M:%SZ").to_pandas()
+            seconds = table.column(name).cast(pa.timestamp("s", tz="UTC"), safe=False)
+            frame[name] = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ").to_pandas()
     return frame

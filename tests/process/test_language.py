@@ -1,0 +1,35 @@
+"""Offline language detection, robust on short texts."""
+
+from __future__ import annotations
+
+from reviewmine.process.language import LanguageDetector
+
+detector = LanguageDetector()
+
+
+def test_short_english_texts_are_english():
+    for text in ["good app", "awesome application", "video not playing.", "I love it", "Overpriced"]:
+        assert detector.detect_one(text)[0] == "en", text
+
+
+def test_other_languages_are_recognised():
+    assert detector.detect_one("Die App ist sehr gut und hilft mir beim Einschlafen")[0] == "de"
+    assert detector.detect_one("La aplicación no funciona bien desde la actualización")[0] == "es"
+    assert detector.detect_one("De app is heel goed en werkt prima")[0] == "nl"
+
+
+def test_texts_without_letters_have_no_language():
+    assert detector.detect_one("👍👍") == (None, 0.0, "none")
+    assert detector.detect_one("10/10") == (None, 0.0, "none")
+    assert detector.detect_one("") == (None, 0.0, "none")
+
+
+def test_codes_are_iso_639_1_with_a_confidence():
+    codes, confidences, methods = detector.detect(["Très bien, je recommande cette application", "ok 👍"])
+    assert all(c is None or len(c) == 2 for c in codes)
+    assert 0 < confidences[0] <= 1
+    assert methods[0] == "langid"
+
+
+def test_repeated_texts_give_the_same_answer():
+    assert detector.detect(["sehr gut"] * 3)[0] == [detector.detect_one("sehr gut")[0]] * 3
