@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from reviewmine.errors import ReviewmineError
 
@@ -119,8 +120,6 @@ def apps_(
     ] = None,
 ) -> None:
     """List the apps of the catalog, filtered by tag, search text or store."""
-    from rich.table import Table
-
     from reviewmine.catalog import apps as list_apps
 
     found = list_apps(catalog=catalog, tag=tag, search=search, store=store)
@@ -172,8 +171,6 @@ def evaluate(
 ) -> None:
     """Agreement of automatic codes with hand codes: per-code P/R/F1, micro/macro F1, kappa."""
     import json
-
-    from rich.table import Table
 
     from reviewmine.evaluate import evaluate as run_evaluate
 
@@ -235,7 +232,6 @@ def process(
     go to processed/rejects.parquet with a reason, never silently dropped.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from reviewmine.process import process as run_process
 
@@ -249,6 +245,10 @@ def process(
             include_raw=not no_raw, assume_tz=assume_tz,
             on_progress=lambda n: progress.advance(task, n),
         )
+    _print_process(summary, data_dir)
+
+
+def _print_process(summary, data_dir: Path) -> None:
     table = Table(title=f"reviewmine process: {data_dir}", show_header=False)
     table.add_column("what")
     table.add_column("count", overflow="fold")
@@ -281,3 +281,79 @@ def export(
         min_rating=min_rating, max_rating=max_rating, language=language,
     )
     console.print(f"exported {n:,} reviews -> {out_file}", highlight=False)
+
+
+# --------------------------------------------------------------------------- analyze, run, demo
+@app.command()
+@user_errors
+def analyze(
+    data_dir: DataDir = Path("data"),
+    language: Annotated[list[str] | None, typer.Option("--language", help="Languages to analyse (repeatable).")] = None,
+    include_spam: Annotated[bool, typer.Option("--include-spam", help="Also analyse reviews flagged as spam.")] = False,
+    codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
+    topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model too.")] = True,
+    embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+) -> None:
+    """Sentiment, engagement-factor codes and topics for the processed reviews."""
+    summary = _run_analyze(data_dir, tuple(language or ["en"]), include_spam, codebook, topics, embeddings, seed)
+    _print_analyze(summary, data_dir)
+
+
+def _run_analyze(data_dir, languages, include_spam, codebook, topics, embeddings, seed):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reviewmine.analyze.pipeline import analyze as run_analyze
+
+    with Progress(
+        TextColumn("analysing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} reviews"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("reviews", total=None)
+        return run_analyze(
+            data_dir, languages=languages, include_spam=include_spam, codebook=codebook,
+            topics=topics, embeddings=embeddings, seed=seed,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+
+
+def _print_analyze(summary, data_dir: Path) -> None:
+    table = Table(title=f"reviewmine analyze: {data_dir}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("processed reviews", summary.reviews_in),
+        (f"skipped: not {'/'.join(summary.languages)}", summary.skipped_non_english),
+        ("skipped: spam", summary.skipped_spam),
+        ("skipped: empty text", summary.skipped_empty),
+        ("analysed", summary.analysed),
+        ("with at least one code", summary.with_codes),
+        ("codes", summary.codes),
+        ("sentences", summary.sentences),
+        ("topics", "not fitted" if summary.topics is None else summary.topics),
+    ]
+    for label, value in rows:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def demo(
+    data_dir: DataDir = Path("data/demo"),
+    topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Include the topic model.")] = True,
+) -> None:
+    """Run process -> analyze -> report on the shipped real sample, offline."""
+    from reviewmine.config import sample_dir
+    from reviewmine.process import process as run_process
+    from reviewmine.report import report as run_report
+
+    sample = sample_dir() / "reviews_sample.csv"
+    console.print(f"[bold]1/3 process[/] {sample}", highlight=False)
+    _print_process(run_process(data_dir, inputs=[sample], include_raw=False), data_dir)
+    console.print("[bold]2/3 analyze[/] sentiment, engagement factors" + (", topics" if topics else ""))
+    analysed = _run_analyze(data_dir, ("en",), False, None, topics, "static", 42)
+    _print_analyze(analysed, data_dir)
+    console.print("[bold]3/3 report[/]")
+    path = run_report(data_dir)
+    out.print(f"Report: {path}")

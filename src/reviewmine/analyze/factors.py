@@ -26,7 +26,12 @@ import numpy as np
 
 from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook, parse_codes
 from reviewmine.analyze.sentences import split_sentences
-from reviewmine.analyze.sentiment import DomainVader, SentimentResult, SentimentScorer, shipped_model_path
+from reviewmine.analyze.sentiment import (
+    DomainVader,
+    SentimentResult,
+    SentimentScorer,
+    shipped_model_path,
+)
 from reviewmine.analyze.textmodel import LinearTextModel
 
 PRESENCE_MODEL = "coder_presence.npz"
@@ -61,22 +66,33 @@ class CodedReview:
 
 
 class CueMatcher:
-    """Finds the codebook's cue patterns in sentences."""
+    """Finds the codebook's cue patterns (matched on lower-cased text) in sentences."""
 
     def __init__(self, codebook: Codebook):
         self.patterns = {
-            c.id: re.compile(r"\b(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")\b", re.IGNORECASE)
+            c.id: re.compile(r"\b(?:" + "|".join(f"(?:{cue.lower()})" for cue in c.cues) + r")\b")
             for c in codebook.codes
             if c.cues
         }
 
     def match(self, sentence: str) -> dict[str, list[str]]:
-        hits: dict[str, list[str]] = {}
-        for code, pattern in self.patterns.items():
-            found = [m.group(0).lower() for m in pattern.finditer(sentence)]
-            if found:
-                hits[code] = found
-        return hits
+        """Cue hits of one sentence: ``{code: [matched words]}``."""
+        return self.match_sentences([sentence])[0]
+
+    def match_sentences(self, sentences: list[str]) -> list[dict[str, list[str]]]:
+        """Cue hits per sentence; codes whose cues are nowhere in the review are skipped early."""
+        lowered = [s.lower() for s in sentences]
+        joined = "\n".join(lowered)
+        present = [(code, p) for code, p in self.patterns.items() if p.search(joined)]
+        result = []
+        for sentence in lowered:
+            hits = {}
+            for code, pattern in present:
+                found = [m.group(0) for m in pattern.finditer(sentence)]
+                if found:
+                    hits[code] = found
+            result.append(hits)
+        return result
 
 
 def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:
@@ -143,7 +159,7 @@ class FactorCoder:
             fulls.append(full[:MAX_CHARS])
         sentiments = self.sentiment.score_many(fulls)
         sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
-        cue_hits = [[self.cues.match(s) for s in sents] for sents in sentence_lists]
+        cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
         review_cues = [_merge(hits) for hits in cue_hits]
         if self.presence is not None:
             review_p = self.presence.proba([presence_text(f, c) for f, c in zip(fulls, review_cues, strict=True)])
@@ -153,7 +169,7 @@ class FactorCoder:
                 for s, h in zip(sents, hits, strict=True)
             ]
             sentence_logit = self.presence.decision(flat) if flat else np.zeros((0, len(self.presence.labels)))
-        results, offset = [], 0
+        decisions, offset = [], 0
         for i in range(len(fulls)):
             sents = sentiments[i].sentences
             n = len(sents)
@@ -162,12 +178,33 @@ class FactorCoder:
             else:
                 chosen = self._decide_cues(sents, cue_hits[i])
             offset += n
+            decisions.append(chosen)
+        polarities = iter(self._polarities(decisions, sentiments))
+        results = []
+        for i, chosen in enumerate(decisions):
+            sents = sentiments[i].sentences
             hits = [
-                self._with_polarity(code, prob, sents[j], cue_hits[i][j], sentiments[i].score)
+                CodeHit(code, next(polarities), prob, sents[j][0], cue_hits[i][j].get(code, []), sents[j][1])
                 for code, prob, j in chosen
             ]
-            results.append(CodedReview(hits, sentiments[i].score, n, truncated[i], sentiments[i]))
+            results.append(CodedReview(hits, sentiments[i].score, len(sents), truncated[i], sentiments[i]))
         return results
+
+    def _polarities(self, decisions, sentiments) -> list[str]:
+        """Polarity of every chosen code, from its evidence sentence, in one batch."""
+        requests = [
+            (code, sentiments[i].sentences[j], sentiments[i].score)
+            for i, chosen in enumerate(decisions)
+            for code, _, j in chosen
+        ]
+        if not requests:
+            return []
+        if self.polarity is not None:
+            texts = [polarity_text(code, s, v, r) for code, (s, v), r in requests]
+            logits = self.polarity.decision(texts)[:, 0]
+        else:
+            logits = np.array([4.0 * v for _, (_, v), _ in requests])
+        return ["facilitator" if x >= 0 else "barrier" for x in logits]
 
     def _decide_model(self, probs, sent_logits, sents, cue_hits):
         chosen = []
@@ -185,18 +222,6 @@ class FactorCoder:
             for code in hits:
                 chosen.setdefault(code, (code, 1.0, j))
         return list(chosen.values())
-
-    def _with_polarity(
-        self, code: str, prob: float, sentence: tuple[str, float], cues: dict, review_sentiment: float
-    ) -> CodeHit:
-        text, vader = sentence
-        if self.polarity is not None:
-            features = polarity_text(code, text, vader, review_sentiment)
-            logit = float(self.polarity.decision([features])[0, 0])
-        else:
-            logit = 4.0 * vader
-        polarity = "facilitator" if logit >= 0 else "barrier"
-        return CodeHit(code, polarity, prob, text, cues.get(code, []), vader)
 
 
 def _merge(hits: list[dict[str, list[str]]]) -> dict[str, list[str]]:
@@ -249,7 +274,7 @@ def train_coder(training_csv: Path, out: Path, dev_csv: Path | None = None, fold
     review_sentiment = [r.score for r in scorer.score_many(fulls)]
     sentence_lists = [split_sentences(f) for f in fulls]
     cue_texts = [
-        presence_text(f, _merge([matcher.match(s) for s in sents]))
+        presence_text(f, _merge(matcher.match_sentences(sents)))
         for f, sents in zip(fulls, sentence_lists, strict=True)
     ]
     parsed = [parse_codes(c) for c in df["codes"]]

@@ -49,12 +49,15 @@ class LinearTextModel:
 
     # -- features -----------------------------------------------------------------
     def features(self, texts: list[str]) -> sparse.csr_matrix:
-        counts = self._vectorizer.transform(texts)
-        counts.data = 1.0 + np.log(counts.data)  # sublinear tf
-        x = counts.multiply(self.idf).tocsr()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sparse.diags(1.0 / norms) @ x
+        x = self._vectorizer.transform(texts).tocsr()
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]  # sublinear tf x idf
+        row_norms = np.sqrt(np.add.reduceat(x.data**2, x.indptr[:-1])) if x.nnz else np.zeros(0)
+        lengths = np.diff(x.indptr)
+        norms = np.ones(x.shape[0])
+        nonempty = lengths > 0
+        norms[nonempty] = row_norms[nonempty] if x.nnz else 1.0
+        x.data = x.data / np.repeat(norms, lengths)
+        return x
 
     def decision(self, texts: list[str]) -> np.ndarray:
         """Logits, shape (n_texts, n_labels)."""

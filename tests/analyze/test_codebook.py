@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from reviewmine.analyze.codebook import format_codes, load_codebook, parse_codes
+from reviewmine.errors import CodebookError
+
+SPEC_IDS = [
+    "mental_health_status", "health_insight", "sense_of_control", "perceived_benefit",
+    "motivation_expectations", "time_routine_fit", "digital_skills", "personalization",
+    "social_connectedness", "human_support", "content_quality", "credibility_trust",
+    "reminders_notifications", "progress_feedback_gamification", "chatbot_quality",
+    "crisis_safety", "technical_issues", "usability_design", "privacy_security",
+    "cost_monetization", "accessibility_availability", "customer_support", "care_integration",
+]  # fmt: skip
+
+
+def test_shipped_codebook_has_exactly_the_spec_ids():
+    cb = load_codebook()
+    assert cb.ids == SPEC_IDS
+    assert "Borghouts" in cb.citation and "10.2196/24387" in cb.citation
+    assert {c.category for c in cb.codes} == {"user", "program", "technology"}
+
+
+def test_codes_round_trip_sorted():
+    codes = parse_codes("technical_issues:barrier|cost_monetization:barrier")
+    assert format_codes(codes) == "cost_monetization:barrier|technical_issues:barrier"
+    assert parse_codes(float("nan")) == {} and parse_codes("") == {}
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("codes:\n  - {id: a, category: user, description: x}\n  - {id: a, category: user, description: y}\n", "duplicate id 'a'"),
+        ("codes:\n  - {id: a, category: user}\n", "lacks required field(s) description"),
+        ("codes:\n  - {id: a, category: other, description: x}\n", "category 'other'"),
+        ("codes:\n  - {id: a, category: user, description: x, cues: ['(']}\n", "not a valid regex"),
+        ("name: x\n", "top-level 'codes:' list"),
+        ("codes: [\n", "not valid UTF-8 YAML"),
+    ],
+)
+def test_bad_codebooks_fail_with_one_clear_line(tmp_path: Path, body: str, message: str):
+    path = tmp_path / "cb.yaml"
+    path.write_text(body)
+    with pytest.raises(CodebookError) as err:
+        load_codebook(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_codebook_file(tmp_path: Path):
+    with pytest.raises(CodebookError, match="not found"):
+        load_codebook(tmp_path / "nope.yaml")

@@ -1,0 +1,69 @@
+import pytest
+
+from reviewmine.analyze.codebook import load_codebook
+from reviewmine.analyze.factors import FactorCoder
+
+
+@pytest.fixture(scope="module")
+def coder():
+    return FactorCoder()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Crashes every time I open it. Useless until they fix the bug.", "technical_issues:barrier"),
+        ("Everything is behind a paywall and the subscription is way too expensive.", "cost_monetization:barrier"),
+        ("The sleep stories and the huge variety of meditations are wonderful.", "content_quality:facilitator"),
+        ("Since using it I sleep so much better and my anxiety has improved.", "perceived_benefit:facilitator"),
+    ],
+)
+def test_clear_reviews_get_their_code_and_polarity(coder, text, expected):
+    coded = coder.code_texts([text])[0]
+    assert expected in coded.serialised.split("|")
+
+
+def test_every_code_has_evidence_from_the_review(coder):
+    text = "Love the calming voices. But it keeps crashing and support never answered my emails."
+    coded = coder.code_texts([text])[0]
+    assert coded.codes
+    for hit in coded.codes:
+        assert hit.evidence and hit.evidence in text
+        assert 0.0 <= hit.probability <= 1.0
+
+
+def test_mixed_review_gets_one_polarity_per_code(coder):
+    coded = coder.code_texts(["Great content but too expensive for me, I can't afford the subscription."])[0]
+    codes = dict(item.split(":") for item in coded.serialised.split("|"))
+    assert codes.get("cost_monetization") == "barrier"
+
+
+@pytest.mark.parametrize("text", ["", "👍👍👍", "<b>&nbsp;</b>", "Muy buena aplicación", "a" * 100_000])
+def test_odd_inputs_never_crash(coder, text):
+    coded = coder.code_texts([text])[0]
+    assert -1.0 <= coded.sentiment <= 1.0
+
+
+def test_long_texts_are_marked_truncated(coder):
+    assert coder.code_texts(["word " * 30_000])[0].truncated
+
+
+def test_generic_praise_gets_no_code(coder):
+    assert coder.code_texts(["Good app"])[0].serialised == ""
+
+
+def test_cue_only_coder_works_without_weights():
+    coder = FactorCoder(use_model=False)
+    assert coder.method == "cues"
+    coded = coder.code_texts(["The app crashes all the time"])[0]
+    assert "technical_issues:barrier" in coded.serialised
+
+
+def test_custom_codebook_without_model_labels_falls_back_to_cues(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "codes:\n  - id: ads\n    category: technology\n    description: Advertising\n    cues: ['ads?', 'adverts?']\n"
+    )
+    coder = FactorCoder(load_codebook(path))
+    assert coder.method == "cues"
+    assert coder.code_texts(["Too many ads, unbearable"])[0].serialised == "ads:barrier"
