@@ -10,15 +10,16 @@ text, so a rule decides first:
 * ASCII text of 4+ words in which at least 2 distinct English stop words make up at
   least 20 % of the words -> ``en``;
   (the rule's confidence is ``0.5 + share of English marker words``, capped at 0.99);
-* anything else -> py3langid restricted to ISO 639-1 codes, on the first 1,000
-  characters, with its normalised probability as confidence; then
+* anything else -> py3langid restricted to ISO 639-1 codes, on the first
+  400 characters, with its normalised probability as confidence; then
   - ASCII text of 1-3 words on which py3langid is unsure (top probability < 0.2): ``en``
     when py3langid gives English at least a quarter of the top language's probability
     ("Overpriced", "Scam mediator."), otherwise no language (null) rather than a guess
     ("scam alert" would otherwise be Latin);
   - any text with a top probability below 0.05 -> no language (null).
 
-Results are cached by text, so repeated texts cost one lookup.
+The rule runs vectorised over a whole batch (Arrow string kernels); py3langid runs only on
+the texts the rule leaves open, and its results are cached by text.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Frequent English function words that are rare as words in other languages written in
 # Latin script (so no "a", "no", "me", "de", "in", "is", "so", "was", "die", "an").
@@ -43,10 +48,10 @@ ENGLISH_REVIEW_WORDS = frozenset(
     free paid pay subscription crash crashes crashing needs update worth life changing
     application sleep stories meditation anxiety stress okay""".split()
 )
-_MARKERS = ENGLISH_STOPWORDS | ENGLISH_REVIEW_WORDS
+_MARKER_ARRAY = pa.array(sorted(ENGLISH_STOPWORDS | ENGLISH_REVIEW_WORDS))
+_STOP_ARRAY = pa.array(sorted(ENGLISH_STOPWORDS))
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_LETTER = re.compile(r"[^\W\d_]")
-MAX_DETECT_CHARS = 1000
+MAX_DETECT_CHARS = 400
 SHORT_UNSURE = 0.2
 SHORT_ENGLISH_RATIO = 0.25
 MIN_CONFIDENCE = 0.05
@@ -76,53 +81,111 @@ class LanguageDetector:
         return self._identifier
 
     def detect_one(self, text: str | None) -> tuple[str | None, float, str]:
-        if not text:
-            return None, 0.0, "none"
-        found = self._cache.get(text)
-        if found is not None:
-            return found
-        found = self._decide(text)
-        if len(self._cache) >= self.cache_size:
-            self._cache.clear()
-        self._cache[text] = found
-        return found
+        """Language, confidence and method for one text."""
+        codes, confidences, methods = self.detect([text])
+        return codes[0], confidences[0], methods[0]
 
-    def _decide(self, text: str) -> tuple[str | None, float, str]:
-        if not _LETTER.search(text):
-            return None, 0.0, "none"
-        if text.isascii():
-            # the first 60 or so words decide; long texts cost no more than short ones
-            words = _WORD.findall(text[:400].lower())
-            if words:
-                share = sum(map(_MARKERS.__contains__, words)) / len(words)
-                if len(words) <= 3 and share:
-                    return "en", round(min(0.99, 0.5 + share / 2), 4), "rule"
-                stop_share = sum(map(ENGLISH_STOPWORDS.__contains__, words)) / len(words)
-                if stop_share >= 0.2 and len(ENGLISH_STOPWORDS.intersection(words)) >= 2:
-                    return "en", round(min(0.99, 0.5 + share), 4), "rule"
-            if words and len(words) <= 3:
-                ranked = self._langid().rank(text)
-                top_code, top = ranked[0]
-                if top < SHORT_UNSURE:
-                    if max(len(w) for w in words) < 3:
-                        return None, round(float(top), 4), "langid"
-                    english = dict(ranked).get("en", 0.0)
-                    if english >= SHORT_ENGLISH_RATIO * top:
-                        return "en", round(english / (english + top), 4), "rule"
-                    return None, round(float(top), 4), "langid"
-                return top_code, round(float(top), 4), "langid"
+    def detect(
+        self, texts: Sequence[str | None] | pa.Array
+    ) -> tuple[list[str | None], list[float], list[str]]:
+        """Languages of many texts: the English rule runs vectorised (Arrow), py3langid
+        only on the texts the rule leaves open, once per distinct text."""
+        values = texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.string())
+        values = pc.fill_null(values.cast(pa.string()), "")
+        # each distinct text once (reviews repeat: "Great app", copies, re-sightings)
+        encoded = values.dictionary_encode()
+        positions = encoded.indices.to_numpy(zero_copy_only=False)
+        codes, confidences, methods = self._detect_distinct(encoded.dictionary)
+        codes_array = np.array(codes, dtype=object)
+        return (
+            codes_array[positions].tolist(),
+            np.asarray(confidences)[positions].tolist(),
+            np.asarray(methods, dtype=object)[positions].tolist(),
+        )
+
+    def _detect_distinct(
+        self, values: pa.Array
+    ) -> tuple[list[str | None], list[float], list[str]]:
+        n = len(values)
+        codes: list[str | None] = [None] * n
+        confidences = np.zeros(n, dtype=np.float64)
+        methods = np.full(n, "none", dtype=object)
+
+        has_letter = _mask(pc.match_substring_regex(values, r"\p{L}"))
+        ascii_text = _mask(pc.string_is_ascii(values)) & has_letter
+        head = pc.utf8_slice_codeunits(pc.utf8_lower(values), 0, 400)
+        spaced = pc.replace_substring_regex(head, r"[^a-z']+", " ")
+        spaced = pc.replace_substring_regex(spaced, r"(^| )'+|'+( |$)", r"\1\2")
+        words = pc.split_pattern(pc.utf8_trim_whitespace(spaced), " ")
+        flat = pc.list_flatten(words)
+        rows = pc.list_parent_indices(words).to_numpy()
+        real = _mask(pc.not_equal(flat, ""))
+        marker = _mask(pc.is_in(flat, value_set=_MARKER_ARRAY)) & real
+        stop = _mask(pc.is_in(flat, value_set=_STOP_ARRAY)) & real
+        n_words = np.bincount(rows, weights=real, minlength=n)
+        n_marker = np.bincount(rows, weights=marker, minlength=n)
+        n_stop = np.bincount(rows, weights=stop, minlength=n)
+        n_distinct_stop = distinct_per_row(rows[stop], flat.filter(pa.array(stop)), n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(n_words > 0, n_marker / np.maximum(n_words, 1), 0.0)
+            stop_share = np.where(n_words > 0, n_stop / np.maximum(n_words, 1), 0.0)
+        short_rule = ascii_text & (n_words >= 1) & (n_words <= 3) & (n_marker > 0)
+        long_rule = ascii_text & (n_words > 3) & (stop_share >= 0.2) & (n_distinct_stop >= 2)
+        for mask, confidence in (
+            (short_rule, np.minimum(0.99, 0.5 + share / 2)),
+            (long_rule, np.minimum(0.99, 0.5 + share)),
+        ):
+            confidences[mask] = np.round(confidence[mask], 4)
+            methods[mask] = "rule"
+            for i in np.flatnonzero(mask):
+                codes[i] = "en"
+
+        open_rows = np.flatnonzero(has_letter & ~short_rule & ~long_rule)
+        if len(open_rows):
+            short_ascii = ascii_text & (n_words >= 1) & (n_words <= 3)
+            pending = values.take(pa.array(open_rows)).to_pylist()
+            for i, text in zip(open_rows.tolist(), pending, strict=True):
+                key = (text, bool(short_ascii[i]))
+                found = self._cache.get(key)
+                if found is None:
+                    found = self._short(text) if short_ascii[i] else self._classify(text)
+                    if len(self._cache) >= self.cache_size:
+                        self._cache.clear()
+                    self._cache[key] = found
+                codes[i], confidences[i], methods[i] = found
+        return codes, confidences.tolist(), methods.tolist()
+
+    def _classify(self, text: str) -> tuple[str | None, float, str]:
         code, confidence = self._langid().classify(text[:MAX_DETECT_CHARS])
         if confidence < MIN_CONFIDENCE:
             return None, round(float(confidence), 4), "langid"
         return code, round(float(confidence), 4), "langid"
 
-    def detect(
-        self, texts: Sequence[str | None]
-    ) -> tuple[list[str | None], list[float], list[str]]:
-        codes, confidences, methods = [], [], []
-        for text in texts:
-            code, confidence, method = self.detect_one(text)
-            codes.append(code)
-            confidences.append(confidence)
-            methods.append(method)
-        return codes, confidences, methods
+    def _short(self, text: str) -> tuple[str | None, float, str]:
+        """1-3 ASCII words without an English marker word."""
+        ranked = self._langid().rank(text)
+        top_code, top = ranked[0]
+        if top >= SHORT_UNSURE:
+            return top_code, round(float(top), 4), "langid"
+        if max(len(w) for w in _WORD.findall(text.lower())) < 3:
+            return None, round(float(top), 4), "langid"
+        english = dict(ranked).get("en", 0.0)
+        if english >= SHORT_ENGLISH_RATIO * top:
+            return "en", round(english / (english + top), 4), "rule"
+        return None, round(float(top), 4), "langid"
+
+
+def distinct_per_row(rows: np.ndarray, words: pa.Array, n: int) -> np.ndarray:
+    """Number of distinct words per row, from flattened words and their row numbers."""
+    if len(words) == 0:
+        return np.zeros(n, dtype=np.int64)
+    encoded = words.dictionary_encode()
+    width = len(encoded.dictionary) + 1
+    pairs = np.sort(rows.astype(np.int64) * width + encoded.indices.to_numpy(zero_copy_only=False))
+    first = np.ones(len(pairs), dtype=bool)
+    first[1:] = pairs[1:] != pairs[:-1]  # sort + diff: much faster than np.unique here
+    return np.bincount(pairs[first] // width, minlength=n)
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +43,10 @@ from reviewmine.process.ingest import (
     iter_raw_batches,
     raw_review_files,
 )
-from reviewmine.process.language import LanguageDetector
+from reviewmine.process.language import LanguageDetector, distinct_per_row
 from reviewmine.process.privacy import (
     Pseudonymiser,
     load_or_create_key,
-    name_parts,
     redact,
     remove_names,
 )
@@ -352,11 +350,6 @@ def _apply_decisions(
     return current, table.filter(pa.array(~current_mask)), int((~keep).sum())
 
 
-@lru_cache(maxsize=100_000)
-def _lowered_name_parts(name: str) -> tuple[str, ...]:
-    return tuple(p.casefold() for p in name_parts(name))
-
-
 class _BatchStep:
     """Pass 1 for one batch: check, normalise, redact, detect language, hash."""
 
@@ -482,7 +475,7 @@ class _BatchStep:
         title_noemoji = clean.strip_emoji(pc.fill_null(title, ""))
         detect_on = pc.if_else(pc.match_substring_regex(text_noemoji, r"\p{L}"),
                                text_noemoji, title_noemoji)
-        languages, confidences, methods = self.detector.detect(detect_on.to_pylist())
+        languages, confidences, methods = self.detector.detect(detect_on)
 
         app_k = take(app)
         at_k = take(at)
@@ -512,9 +505,7 @@ class _BatchStep:
         n_words = pc.add(pc.count_substring(fingerprint, " "), 1).to_numpy()
         long_enough = (n_words >= dedupe.COPY_MIN_WORDS) & (pc.utf8_length(fingerprint).to_numpy() > 0)
         copy_fp = np.where(long_enough, dedupe.fast_hash64(fingerprint), np.uint64(0))
-        repetitive = np.fromiter(
-            (_is_repetitive(f) for f in fingerprint.to_pylist()), dtype=bool, count=k
-        )
+        repetitive = _repetitive(fingerprint)
 
         source_default = "collect" if kind == "raw" else f"import:{Path(batch.source_file).name}"
         staged = pa.table({
@@ -572,16 +563,24 @@ class _BatchStep:
 
 
 def _remove_names(columns: list[pa.Array], names: list[str | None]) -> list:
-    """Each row's reviewer name out of its own text, title and reply."""
+    """Each row's reviewer name out of its own text, title and reply.
+
+    A cheap test first (does any word of the name occur in the lower-cased text?); the
+    exact replacement runs only on the few rows where one does.
+    """
     out, total = [], 0
-    lowered_parts = [_lowered_name_parts(n) if n else () for n in names]
+    name_words = [
+        [" ".join(n.casefold().split()), *(w for w in n.casefold().split() if len(w) >= 3)]
+        if n and n.strip() else []
+        for n in names
+    ]
     for values in columns:
         lowered = pc.utf8_lower(pc.fill_null(values, "")).to_pylist()
         rows = []
         for i, text in enumerate(lowered):
             if text:
-                for part in lowered_parts[i]:
-                    if part in text:
+                for word in name_words[i]:
+                    if word in text:
                         rows.append(i)
                         break
         if rows:
@@ -595,18 +594,25 @@ def _remove_names(columns: list[pa.Array], names: list[str | None]) -> list:
     return [*out, total]
 
 
-def _is_repetitive(fingerprint: str | None) -> bool:
-    """Degenerate text: a few words repeated over and over, or a long run of 1-3 letters.
+def _repetitive(fingerprints: pa.Array) -> np.ndarray:
+    """Degenerate texts: 8+ words of which at most a quarter are distinct ("good good good
+    ..."), or a 20+ letter run made of at most 3 letters ("hahahahahahahahahahaha").
 
-    Judged on the first 300 characters: a degenerate text is degenerate from its start.
+    Judged on the first 150 characters (a degenerate text is degenerate from its start);
+    word counts are vectorised, only texts with a 20+ letter word are checked in Python.
     """
-    if not fingerprint or len(fingerprint) < 20:
-        return False
-    head = fingerprint[:300]
-    if len(set(head)) <= 4:  # 1-3 letters and the space
-        return True
-    words = head.split()
-    return len(words) >= 8 and len(set(words)) * 4 <= len(words)
+    n = len(fingerprints)
+    head = pc.utf8_slice_codeunits(fingerprints, 0, 150)
+    words = pc.split_pattern(head, " ")
+    n_words = pc.list_value_length(words).to_numpy(zero_copy_only=False)
+    rows = pc.list_parent_indices(words).to_numpy()
+    distinct = distinct_per_row(rows, pc.list_flatten(words), n)
+    repetitive = (n_words >= 8) & (distinct * 4 <= n_words)
+    long_word = np.flatnonzero(_np(pc.match_substring_regex(head, r"\S{20,}")))
+    for i, text in zip(long_word.tolist(), head.take(pa.array(long_word)).to_pylist(), strict=True):
+        if any(len(w) >= 20 and len(set(w)) <= 3 for w in text.split()):
+            repetitive[i] = True
+    return repetitive
 
 
 def _np(values: pa.Array) -> np.ndarray:

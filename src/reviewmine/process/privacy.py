@@ -9,7 +9,6 @@ later stage (reports) can run on its own outputs.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -177,8 +176,7 @@ class Pseudonymiser:
             if name.strip().casefold() in _ANONYMOUS_NAMES:
                 return None
             message = f"{store}\x1f{' '.join(name.split())}".encode()
-            digest = hmac.new(self.key, message, hashlib.sha256).hexdigest()
-            found = "rv_" + digest[:16]
+            found = "rv_" + hmac.digest(self.key, message, "sha256").hex()[:16]
             if len(self._cache) > 500_000:
                 self._cache.clear()
             self._cache[cache_key] = found
