@@ -79,16 +79,19 @@ def test_copy_paste_across_apps_is_flagged_not_dropped(data_dir, make_review, ra
     raw_writer("r", [make_review(review_id=str(i), app=a, text=pasted)
                      for i, a in enumerate(["calm", "headspace", "wysa"])]
                + [make_review(review_id="x", text="Great app, love it"),
-                  make_review(review_id="y", text="great app love it")])
+                  make_review(review_id="y", text="great app love it"),
+                  make_review(review_id="z", text="good " * 12),
+                  make_review(review_id="w", text="hahahahahahahahahahahahaha")])
     summary = process(data_dir)
     df = read_reviews(data_dir).set_index("review_id")
-    assert len(df) == 5
+    assert len(df) == 7
+    assert df.loc[["z", "w"], "spam_reason"].eq("repetitive").all()
     assert df.loc[["0", "1", "2"], "is_copy_paste"].all()
     assert (df.loc[["0", "1", "2"], "copy_n_apps"] == 3).all()
     assert df.loc[["0", "1", "2"], "spam_reason"].eq("cross_app_copy").all()
     # short common phrases are said independently by many people
     assert not df.loc[["x", "y"], "is_copy_paste"].any()
-    assert summary.copy_paste == 3 and summary.cross_app_copy_paste == 3 and summary.spam == 3
+    assert summary.copy_paste == 3 and summary.cross_app_copy_paste == 3 and summary.spam == 5
 
 
 def test_no_reviewer_name_survives_into_data_logs_or_output(data_dir, make_review, raw_writer, caplog):
@@ -99,6 +102,10 @@ def test_no_reviewer_name_survives_into_data_logs_or_output(data_dir, make_revie
         make_review(review_id="2", reviewer_name="Tomasz Brzęczyszczykiewicz", title="Tomasz says",
                     text="Works for me"),
         make_review(review_id="3", reviewer_name="A Google user", text="fine"),
+        make_review(review_id="4", reviewer_name="Marguerite Okonkwo", rating=9,
+                    text="Marguerite Okonkwo says the rating is broken"),
+        make_review(review_id="5", reviewer_name="Marguerite Okonkwo", store="myspace",
+                    text="Marguerite wrote this for the wrong store"),
     ])
     names = raw_reviewer_names(data_dir)
     assert "Sarah Kowalski" in names
@@ -106,6 +113,8 @@ def test_no_reviewer_name_survives_into_data_logs_or_output(data_dir, make_revie
     result = runner.invoke(app, ["process", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     processed = sorted((data_dir / "processed").glob("*"))
+    rejects = pd.read_parquet(data_dir / "processed" / "rejects.parquet")
+    assert sorted(rejects["review_id"]) == ["4", "5"]
     assert find_names_in_files(processed, names) == []
     assert find_names([("cli", result.output), ("log", caplog.text)], names) == []
     df = read_reviews(data_dir).set_index("review_id")
@@ -264,3 +273,15 @@ def test_export_filters_and_formats(data_dir, make_review, raw_writer, tmp_path)
 def test_process_without_any_input_says_what_to_do(data_dir):
     with pytest.raises(InputError, match="reviewmine collect"):
         process(data_dir)
+
+
+def test_reader_handles_a_dataset_partitioned_by_store_and_app(data_dir, make_review, raw_writer):
+    raw_writer("r", [make_review(review_id="1"), make_review(review_id="2", app="wysa", rating=2)])
+    process(data_dir)
+    path = data_dir / "processed" / "reviews.parquet"
+    table = pq.read_table(path)
+    path.unlink()
+    pq.write_to_dataset(table, path, partition_cols=["store", "app"])
+    df = read_reviews(data_dir, columns=["app", "rating"], app="wysa")
+    assert df["rating"].tolist() == [2]
+    assert len(read_reviews(data_dir)) == 2

@@ -374,6 +374,9 @@ class _BatchStep:
 
         review_id = clean.empty_to_null(clean.to_string_array(col("review_id")))
         issues.review_id = review_id
+        issues.names = clean.to_string_array(col("reviewer_name"))
+        # a malformed line of a file with reviewer names may hold a name: no preview then
+        issues.line_previews = "reviewer_name" not in table.column_names
         raw_text = clean.to_string_array(col("text"))
         issues.preview_source = raw_text
 
@@ -654,6 +657,8 @@ class _Issues:
         self.first_row = first_row
         self.rejected = np.zeros(n, dtype=bool)
         self.review_id: pa.Array | None = None
+        self.names: pa.Array | None = None
+        self.line_previews = True
         self.preview_source: pa.Array | None = None
         self.reject_counts: Counter = Counter()
         self.keep_counts: Counter = Counter()
@@ -709,10 +714,19 @@ class _Issues:
             "action": [a for _, a, r in parts for _ in r] + ["rejected"] * n_lines,
             "reason": [x for _, _, r in parts for x in r] + [r for r, _ in self._lines],
             "preview": pa.concat_arrays([
-                preview(self.preview_source.take(take)),
-                preview(pa.array([line for _, line in self._lines], pa.string())),
+                self._without_names(preview(self.preview_source.take(take)), take),
+                preview(pa.array([line if self.line_previews else None for _, line in self._lines],
+                                 pa.string())),
             ]),
         }, schema=REJECTS_SCHEMA)
+
+
+    def _without_names(self, previews: pa.Array, take: pa.Array) -> pa.Array:
+        if self.names is None or self.names.null_count == len(self.names):
+            return previews
+        names = self.names.take(take).to_pylist()
+        fixed, _ = remove_names(previews.to_pylist(), names)
+        return pa.array(fixed, pa.string())
 
 
 def _shown(values: pa.Array, positions: np.ndarray) -> list:
