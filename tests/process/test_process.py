@@ -285,3 +285,13 @@ def test_reader_handles_a_dataset_partitioned_by_store_and_app(data_dir, make_re
     df = read_reviews(data_dir, columns=["app", "rating"], app="wysa")
     assert df["rating"].tolist() == [2]
     assert len(read_reviews(data_dir)) == 2
+
+
+def test_a_file_of_only_bad_rows_gives_an_empty_table_and_the_reasons(data_dir, tmp_path):
+    csv = tmp_path / "allbad.csv"
+    csv.write_text("store,app,text\ngoogle_play,calm,a,b\ngoogle_play,calm,c,d,e\n")
+    summary = process(data_dir, inputs=[csv])
+    assert summary.reviews == 0 and summary.rows_rejected == 2
+    assert read_reviews(data_dir).empty
+    rejects = pd.read_parquet(data_dir / "processed" / "rejects.parquet")
+    assert rejects["preview"].tolist() == ["google_play,calm,a,b", "google_play,calm,c,d,e"]

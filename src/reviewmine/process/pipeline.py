@@ -249,10 +249,7 @@ def process(
         for writer in (reviews, versions):
             writer.close()
         if reviews.rows == 0:
-            raise InputError(
-                f"no review survived processing ({summary.rows_rejected:,} of "
-                f"{summary.rows_read:,} rows rejected); see the reasons above"
-            )
+            log.warning("no review survived processing; see %s", processed / REJECTS_FILE)
         for writer in (reviews, versions, rejects):
             writer.commit()
         _fill_counts(summary, reviews.rows, versions.rows, tally)
