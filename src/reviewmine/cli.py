@@ -357,3 +357,79 @@ def demo(
     console.print("[bold]3/3 report[/]")
     path = run_report(data_dir)
     out.print(f"Report: {path}")
+
+
+@app.command("topics")
+@user_errors
+def topics_command(
+    input: Annotated[Path, typer.Argument(help="CSV of reviews (any short texts).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for topics.csv, assignments.csv, the model.")],
+    text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
+    embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for sampling, PCA and k-means.")] = 42,
+    min_topic_size: Annotated[int | None, typer.Option("--min-topic-size", help="Smallest topic (default: 0.4% of the fitted reviews, at least 10).")] = None,
+    sample_size: Annotated[int, typer.Option("--sample-size", help="Reviews to fit on; the rest are assigned.")] = 15_000,
+    app_col: Annotated[str | None, typer.Option("--app-col", help="App column for shares by app [default: app, if present].")] = None,
+    time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month [default: at, if present].")] = None,
+    version_col: Annotated[str | None, typer.Option("--version-col", help="App-version column [default: app_version, if present].")] = None,
+    codebook: Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML whose factors seed zero-shot topics.")] = None,
+) -> None:
+    """Fit BERTopic topics (codebook factors as zero-shot topics + new themes) on a CSV."""
+    from reviewmine.analyze.topics import topics as run_topics
+
+    result = run_topics(
+        input, out_dir, text_col=text_col, embeddings=embeddings, seed=seed,
+        min_topic_size=min_topic_size, sample_size=sample_size, app_col=app_col,
+        time_col=time_col, version_col=version_col, codebook=codebook,
+    )
+    table = result.topics
+    outliers = int(table.loc[table.topic_id == -1, "size"].sum())
+    total = int(table["size"].sum())
+    out.print(
+        f"{len(table) - 1} topics ({int(table.is_zeroshot.sum())} codebook, "
+        f"{int(table.is_emerging.sum())} emerging) over {total:,} rows; "
+        f"outliers {outliers / max(total, 1):.1%}; written to {result.out_dir}"
+    )
+
+
+# --------------------------------------------------------------------------- report
+@app.command()
+@user_errors
+def report(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Project data directory [default: data, or the manifest's].")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory [default: DATA_DIR/reports/RUN].")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run name [default: UTC time, e.g. 20250301-120000].")] = None,
+    apps: Annotated[str | None, typer.Option("--apps", help="Only these app slugs, comma-separated.")] = None,
+    small_n: Annotated[int, typer.Option("--small-n", min=1, help="Flag apps with fewer analysed reviews.")] = 30,
+    quotes_per_cell: Annotated[int, typer.Option("--quotes", min=1, help="Quotes per app x factor x polarity.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the topic-map layout.")] = 42,
+    codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
+    from_manifest: Annotated[
+        Path | None, typer.Option("--from-manifest", help="Re-run the report a manifest.json describes.")
+    ] = None,
+) -> None:
+    """Tables, figures and a self-contained HTML report of the analysed reviews, with a manifest.
+
+    Writes report.html, tables/ (Parquet + CSV), workbook.xlsx, figures/ (PNG + SVG) and
+    manifest.json (inputs with SHA-256, parameters, seeds, versions). With --from-manifest the
+    report is rebuilt with the manifest's parameters and compared with the original.
+    """
+    from reviewmine.report import report as run_report
+
+    with console.status("report") as status:
+        path = run_report(
+            data_dir, out=out_dir, run_name=run, apps=_split(apps), small_n=small_n,
+            quotes_per_cell=quotes_per_cell, seed=seed, codebook=codebook, from_manifest=from_manifest,
+            on_step=lambda s: status.update(f"report: {s}"),
+        )
+    if from_manifest:
+        import json
+
+        check = json.loads((path / "manifest.json").read_text())["reproduction"]
+        same, total = len(check["identical"]), len(check["identical"]) + len(check["different"])
+        console.print(f"reproduced {same} of {total} tables and figures byte-identical", highlight=False)
+        for name in check["different"]:
+            console.print(f"  differs: {name}", highlight=False)
+    out.print(f"Report: {path / 'report.html'}", highlight=False, soft_wrap=True)
