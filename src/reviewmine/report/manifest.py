@@ -1,0 +1,143 @@
+"""The run manifest written next to every report: what went in, with which settings, what came out.
+
+``manifest.json`` records each input file with its SHA-256, the report parameters, the
+random seeds, the package versions and each output's SHA-256. ``report(from_manifest=...)``
+re-runs a report from it, refuses when an input changed, and records which outputs came
+out byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from reviewmine import __version__
+from reviewmine.errors import InputError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+PACKAGES = (
+    "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", "jinja2", "openpyxl",
+    "vaderSentiment", "bertopic", "model2vec",
+)  # fmt: skip
+# HTML carries the build time and XLSX its creation time, so only these are compared on a rerun.
+REPRODUCIBLE_SUFFIXES = (".csv", ".parquet", ".png", ".svg")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python, reviewmine and the packages that shape the report's numbers."""
+    found = {"python": platform.python_version(), "reviewmine": __version__}
+    for pkg in PACKAGES:
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _describe(path: Path, base: Path) -> dict:
+    try:
+        shown = str(path.relative_to(base))
+    except ValueError:
+        shown = str(path)
+    return {"path": shown, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+
+
+def build_manifest(
+    run_dir: Path,
+    data_dir: Path,
+    run_name: str,
+    inputs: list[Path],
+    package_inputs: list[Path],
+    parameters: dict,
+    seeds: dict,
+    outputs: list[Path],
+    upstream: dict,
+) -> dict:
+    """The manifest as a dict (paths of data inputs relative to ``data_dir``, outputs to ``run_dir``)."""
+    return {
+        "manifest_format": MANIFEST_FORMAT,
+        "tool": "reviewmine report",
+        "run_name": run_name,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_dir": str(data_dir.resolve()),
+        "run_dir": str(run_dir.resolve()),
+        "command": _command(data_dir, run_dir, run_name, parameters),
+        "parameters": parameters,
+        "seeds": seeds,
+        "inputs": [_describe(p, data_dir) for p in inputs],
+        "package_inputs": [_describe(p, p.parent) | {"path": str(p)} for p in package_inputs],
+        "software": software_versions(),
+        "upstream": upstream,
+        "outputs": [_describe(p, run_dir) for p in sorted(outputs) if p.exists()],
+    }
+
+
+def _command(data_dir: Path, run_dir: Path, run_name: str, parameters: dict) -> str:
+    parts = ["reviewmine", "report", "--data-dir", str(data_dir), "--out", str(run_dir)]
+    if parameters.get("apps"):
+        parts += ["--apps", ",".join(parameters["apps"])]
+    return " ".join(parts)
+
+
+def write_manifest(manifest: dict, run_dir: Path) -> Path:
+    from reviewmine.io import write_atomic
+
+    path = run_dir / MANIFEST_NAME
+    with write_atomic(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return path
+
+
+def read_manifest(path: str | Path) -> dict:
+    """Read and check a manifest written by ``reviewmine report``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if not path.is_file():
+        raise InputError(f"{path}: manifest not found; pass the manifest.json of a report run")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON manifest ({exc}); pass the manifest.json of a report run") from exc
+    missing = [k for k in ("parameters", "inputs", "data_dir", "run_name") if k not in manifest]
+    if not isinstance(manifest, dict) or missing:
+        raise InputError(f"{path}: not a reviewmine report manifest (lacks {', '.join(missing)})")
+    manifest["_path"] = str(path.resolve())
+    return manifest
+
+
+def changed_inputs(manifest: dict, data_dir: Path) -> list[str]:
+    """Inputs of the manifest that are missing or differ now under ``data_dir``."""
+    changed = []
+    for entry in manifest["inputs"]:
+        path = data_dir / entry["path"]
+        if not path.exists():
+            changed.append(f"{entry['path']} (missing)")
+        elif file_sha256(path) != entry["sha256"]:
+            changed.append(f"{entry['path']} (sha256 differs)")
+    return changed
+
+
+def compare_outputs(manifest: dict, run_dir: Path) -> dict:
+    """Which reproducible outputs of a rerun in ``run_dir`` are byte-identical to the manifest's."""
+    identical, different = [], []
+    for entry in manifest.get("outputs", []):
+        if not entry["path"].endswith(REPRODUCIBLE_SUFFIXES):
+            continue
+        path = run_dir / entry["path"]
+        same = path.exists() and file_sha256(path) == entry["sha256"]
+        (identical if same else different).append(entry["path"])
+    return {"from_manifest": manifest["_path"], "identical": identical, "different": different}

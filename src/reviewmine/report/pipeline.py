@@ -1,0 +1,175 @@
+"""The report stage: analysed reviews -> tables, figures, HTML report and manifest.
+
+Writes ``DATA_DIR/reports/<run>/`` (or ``out``)::
+
+    report.html       self-contained page (works offline)
+    tables/*.parquet  every table, and the same as CSV
+    workbook.xlsx     every table, one sheet each
+    figures/*.png|svg publication figures
+    manifest.json     inputs + SHA-256, parameters, seeds, versions, outputs + SHA-256
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reviewmine.errors import InputError
+from reviewmine.report.figures import draw_figures
+from reviewmine.report.html import model_files, render_report
+from reviewmine.report.inputs import load_inputs
+from reviewmine.report.manifest import (
+    MANIFEST_NAME,
+    build_manifest,
+    changed_inputs,
+    compare_outputs,
+    read_manifest,
+    software_versions,
+    write_manifest,
+)
+from reviewmine.report.quotes import representative_quotes
+from reviewmine.report.tables import build_tables, write_tables, write_workbook
+
+DEFAULTS = {
+    "apps": None,
+    "small_n": 30,
+    "quotes_per_cell": 3,
+    "top_topics_per_app": 10,
+    "min_version_reviews": 1,
+    "seed": 42,
+    "codebook": None,
+}
+
+
+def report(
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    run_name: str | None = None,
+    apps: list[str] | None = None,
+    small_n: int = 30,
+    quotes_per_cell: int = 3,
+    top_topics_per_app: int = 10,
+    min_version_reviews: int = 1,
+    seed: int = 42,
+    codebook: str | Path | None = None,
+    from_manifest: str | Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> Path:
+    """Build the report of ``data_dir`` and return its directory.
+
+    ``from_manifest`` re-runs the report a manifest describes, with its parameters (the data
+    directory and output may be given anew); it refuses if an input changed since, and the
+    new manifest records which tables and figures came out byte-identical.
+
+    >>> run_dir = report("data", run_name="sample")  # doctest: +SKIP
+    >>> (run_dir / "report.html").exists()  # doctest: +SKIP
+    True
+    """
+    step = on_step or (lambda _: None)
+    original = None
+    params = {
+        "apps": list(apps) if apps else None, "small_n": small_n, "quotes_per_cell": quotes_per_cell,
+        "top_topics_per_app": top_topics_per_app, "min_version_reviews": min_version_reviews,
+        "seed": seed, "codebook": str(codebook) if codebook else None,
+    }  # fmt: skip
+    if from_manifest:
+        original = read_manifest(from_manifest)
+        params = {**DEFAULTS, **{k: v for k, v in original["parameters"].items() if k in DEFAULTS}}
+        data_dir = Path(data_dir) if data_dir else Path(original["data_dir"])
+        changed = changed_inputs(original, data_dir)
+        if changed:
+            raise InputError(
+                f"inputs changed since {original['_path']} was written: {'; '.join(changed)}; "
+                "restore them, or run 'reviewmine report' for a new report of the current data"
+            )
+        run_name = run_name or f"{original['run_name']}-reproduced"
+    data_dir = Path(data_dir) if data_dir else Path("data")
+    if params["small_n"] < 1 or params["quotes_per_cell"] < 1:
+        raise InputError("small_n and quotes_per_cell must be at least 1")
+
+    step("reading inputs")
+    inputs = load_inputs(data_dir, params["apps"], params["codebook"])
+    run_name = run_name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(out) if out else data_dir / "reports" / run_name
+    _prepare(run_dir)
+
+    step("computing tables")
+    tables = build_tables(inputs, params["small_n"], params["min_version_reviews"], params["top_topics_per_app"])
+    step("choosing quotes")
+    quotes = representative_quotes(inputs, params["quotes_per_cell"])
+    tables["quotes"] = quotes
+    step("writing tables")
+    outputs = write_tables(tables, run_dir / "tables")
+    parquet = {name: run_dir / "tables" / f"{name}.parquet" for name in tables}
+    # The workbook (pure-Python openpyxl) is written by a worker process while the figures
+    # are drawn here: the two slowest steps then overlap.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        workbook = pool.submit(write_workbook, parquet, run_dir / "workbook.xlsx")
+        step("drawing figures")
+        figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, params["small_n"], params["seed"])
+        outputs.append(workbook.result())
+    outputs += [p for paths in figures.values() if not isinstance(paths, str) for p in paths]
+
+    step("writing the HTML report")
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    software = software_versions()
+    listed = sorted(str(p.relative_to(run_dir)) for p in outputs) + ["report.html", MANIFEST_NAME]
+    html = render_report(inputs, tables, quotes, figures, {"run_name": run_name, **params}, run_dir,
+                         listed, created_at, software)
+    from reviewmine.io import write_atomic
+
+    with write_atomic(run_dir / "report.html") as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    outputs.append(run_dir / "report.html")
+
+    upstream = {
+        "process_summary": {k: inputs.process_summary.get(k) for k in ("rows_read", "reviews", "english", "spam")},
+        "analyze_summary": {k: inputs.analyze_summary.get(k) for k in (
+            "reviews_in", "analysed", "with_codes", "codes", "topics", "coder_method", "codebook", "finished_at")},
+    }
+    seeds = {"report": params["seed"]}
+    if inputs.analyze_summary.get("seed") is not None:
+        seeds["analyze"] = inputs.analyze_summary["seed"]
+    manifest = build_manifest(
+        run_dir, data_dir, run_name, inputs.files,
+        [inputs_codebook_path(params["codebook"]), *model_files()],
+        params, seeds, outputs, upstream,
+    )
+    if original is not None:
+        manifest["reproduction"] = compare_outputs(original, run_dir)
+    write_manifest(manifest, run_dir)
+    _share(run_dir)
+    return run_dir
+
+
+def _share(run_dir: Path) -> None:
+    """Make the report as readable as any file the user creates (temp files start as 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
+def inputs_codebook_path(codebook: str | Path | None) -> Path:
+    from reviewmine.analyze.codebook import shipped_codebook_path
+
+    return Path(codebook) if codebook else shipped_codebook_path()
+
+
+def _prepare(run_dir: Path) -> None:
+    """Empty a previous report in ``run_dir``; never touch a directory that is not one."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not (run_dir / MANIFEST_NAME).exists():
+            raise InputError(
+                f"{run_dir}: exists and is not a reviewmine report (no {MANIFEST_NAME}); "
+                "choose an empty or new --out directory"
+            )
+        for child in ("tables", "figures"):
+            shutil.rmtree(run_dir / child, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
