@@ -119,13 +119,17 @@ class KeyIndex:
             key[no_id[hit]] = id_key[order[pos_ok[hit]]]
             merged[no_id[hit]] = True
 
-        rows = np.arange(n, dtype=np.int64)
-        order = np.lexsort((rows, fetched, at, key))
-        k, c = key[order], content[order]
+        order = np.lexsort((fetched, at, key))  # stable: ties keep input order
+        del at
+        k = key[order]
         new_key = np.ones(n, dtype=bool)
         new_key[1:] = k[1:] != k[:-1]
+        del k
+        c = content[order]
+        del content
         new_version = new_key.copy()
         new_version[1:] |= c[1:] != c[:-1]
+        del c
         version_id = np.cumsum(new_version) - 1  # one id per (review, version) run
         key_id = np.cumsum(new_key) - 1
         first_version_of_key = version_id[new_key]
@@ -136,6 +140,7 @@ class KeyIndex:
         n_versions_sorted = versions_per_key[key_id]
 
         # representative of each run: prefer a row with a store id, then the latest fetch
+        del key_id, first_version_of_key, last_of_key
         rep_order = np.lexsort((order, fetched[order], has_id[order], version_id))
         last_in_run = np.ones(n, dtype=bool)
         last_in_run[:-1] = version_id[rep_order][1:] != version_id[rep_order][:-1]
@@ -144,8 +149,10 @@ class KeyIndex:
 
         run_starts = np.flatnonzero(new_version)
         sightings = np.diff(np.append(run_starts, n)).astype(np.int32)
-        fetched_sorted = fetched[order]
-        fetched_for_min = np.where(fetched_sorted == NULL_TIME, np.iinfo(np.int64).max, fetched_sorted)
+        del rep_order, last_in_run, version_id
+        fetched_for_min = fetched[order]
+        del fetched
+        fetched_for_min[fetched_for_min == NULL_TIME] = np.iinfo(np.int64).max
         first_fetched = (
             np.minimum.reduceat(fetched_for_min, run_starts) if n else np.zeros(0, np.int64)
         )

@@ -234,8 +234,10 @@ def process(
         summary.rows_read = sum(e["rows"] for e in summary.inputs)
         log.info("pass 1 done: %d rows read", summary.rows_read)
 
+        pa.default_memory_pool().release_unused()
         decisions = index.resolve()
         del index
+        log.info("resolved %d rows", summary.rows_read)
         summary.merged_across_sources = decisions.merged_across_sources
         summary.edited_reviews = decisions.edited_reviews
         reviews = AtomicParquetWriter(processed / REVIEWS_FILE, PROCESSED_SCHEMA, tmp)
