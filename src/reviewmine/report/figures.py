@@ -115,9 +115,13 @@ def factor_heatmap(net: pd.DataFrame, summary: pd.DataFrame, small_n: int = 30, 
         width = min(DOUBLE_COLUMN, 2.6 + 0.55 * len(apps))
         fig, ax = plt.subplots(figsize=(width, 0.9 + 0.19 * len(codes)))
         limit = max(0.05, float(np.nanmax(np.abs(grid.to_numpy()))))
-        image = ax.imshow(grid.to_numpy(), cmap=NET_CMAP, norm=TwoSlopeNorm(0, -limit, limit), aspect="auto")
-        ax.set_xticks(range(len(apps)), [_app_label(a, int(sized[a]), small_n) for a in apps], rotation=90)
-        ax.set_yticks(range(len(codes)), [labels[c] for c in codes])
+        # pcolormesh keeps the cells vector shapes in the SVG (imshow would embed a bitmap).
+        image = ax.pcolormesh(np.ma.masked_invalid(grid.to_numpy()), cmap=NET_CMAP,
+                              norm=TwoSlopeNorm(0, -limit, limit), edgecolors="white", linewidth=0.4)
+        ax.set_xlim(0, len(apps))
+        ax.set_ylim(len(codes), 0)
+        ax.set_xticks(np.arange(len(apps)) + 0.5, [_app_label(a, int(sized[a]), small_n) for a in apps], rotation=90)
+        ax.set_yticks(np.arange(len(codes)) + 0.5, [labels[c] for c in codes])
         for tick, code in zip(ax.get_yticklabels(), codes, strict=True):
             tick.set_color(CATEGORY_COLOURS.get(cats[code], "black") if cats[code] else "black")
         ax.tick_params(length=0)
@@ -126,7 +130,7 @@ def factor_heatmap(net: pd.DataFrame, summary: pd.DataFrame, small_n: int = 30, 
             for (i, j), value in np.ndenumerate(grid.to_numpy()):
                 if np.isfinite(value) and value != 0:
                     colour = "white" if abs(value) > 0.6 * limit else "black"
-                    ax.text(j, i, f"{100 * value:+.0f}", ha="center", va="center", fontsize=5.5, color=colour)
+                    ax.text(j + 0.5, i + 0.5, f"{100 * value:+.0f}", ha="center", va="center", fontsize=5.5, color=colour)
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
         bar.set_label("net score (facilitator − barrier share)")
         bar.ax.tick_params(labelsize=6)
@@ -258,29 +262,34 @@ def version_shares(by_version: pd.DataFrame, min_reviews: int = 15, min_versions
     return fig
 
 
-def topic_layout(topic_info: pd.DataFrame, seed: int = 42) -> np.ndarray:
-    """2-D positions of topics: the model's own if ``topic_info`` has ``x``/``y``, else MDS of
-    the cosine distances between the topics' top words (tf-idf)."""
+def topic_layout(topic_info: pd.DataFrame) -> np.ndarray:
+    """2-D positions of topics: the model's own if ``topic_info`` has ``x``/``y``, else
+    classical MDS of the cosine distances between the topics' top words (tf-idf), which is
+    deterministic (no random start)."""
     if {"x", "y"} <= set(topic_info.columns):
         return topic_info[["x", "y"]].to_numpy(dtype=float)
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.manifold import MDS
     from sklearn.metrics.pairwise import cosine_distances
 
     words = topic_info["words"].fillna("").replace("", "none").tolist()
     if len(words) < 3:
         return np.column_stack([np.arange(len(words), dtype=float), np.zeros(len(words))])
-    distances = cosine_distances(TfidfVectorizer().fit_transform(words))
-    mds = MDS(n_components=2, dissimilarity="precomputed", random_state=seed, n_init=1, normalized_stress="auto")
-    return mds.fit_transform(distances)
+    d2 = cosine_distances(TfidfVectorizer().fit_transform(words)) ** 2
+    n = len(words)
+    centre = np.eye(n) - np.ones((n, n)) / n
+    values, vectors = np.linalg.eigh(-0.5 * centre @ d2 @ centre)
+    top = np.argsort(values)[::-1][:2]
+    xy = vectors[:, top] * np.sqrt(np.maximum(values[top], 0))
+    signs = np.sign(xy[np.abs(xy).argmax(axis=0), range(2)])  # fix the sign so reruns agree
+    return xy * np.where(signs == 0, 1, signs)
 
 
-def topic_map(topic_info: pd.DataFrame, seed: int = 42, max_labels: int = 12) -> Figure | None:
+def topic_map(topic_info: pd.DataFrame, max_labels: int = 12) -> Figure | None:
     """Topics as bubbles (area: reviews), placed by word similarity, coloured by mapped category."""
     info = topic_info[topic_info["topic_id"] != -1].reset_index(drop=True)
     if info.empty:
         return None
-    xy = topic_layout(info, seed)
+    xy = topic_layout(info)
     category = info["category"].fillna("") if "category" in info else pd.Series("", index=info.index)
     emerging = info["is_emerging"].fillna(False).astype(bool) if "is_emerging" in info else pd.Series(False, index=info.index)
     sizes = info["size"].to_numpy(dtype=float)
@@ -306,14 +315,14 @@ def topic_map(topic_info: pd.DataFrame, seed: int = 42, max_labels: int = 12) ->
 
 
 def draw_figures(tables: dict[str, pd.DataFrame], out_dir: Path, topic_info: pd.DataFrame | None = None,
-                 small_n: int = 30, seed: int = 42) -> dict[str, list[Path] | str]:
+                 small_n: int = 30) -> dict[str, list[Path] | str]:
     """Draw and save every figure; a figure that cannot be drawn maps to the reason why."""
     makers = {
         "factor_heatmap": lambda: factor_heatmap(tables["net_by_factor"], tables["app_summary"], small_n),
         "barriers_facilitators": lambda: barriers_facilitators(tables["net_by_factor"], tables["app_summary"], small_n),
         "monthly_trends": lambda: monthly_trends(tables["trends_by_month"]),
         "version_shares": lambda: version_shares(tables["shares_by_version"]),
-        "topic_map": lambda: topic_map(topic_info, seed) if topic_info is not None else None,
+        "topic_map": lambda: topic_map(topic_info) if topic_info is not None else None,
     }
     reasons = {
         "factor_heatmap": "no engagement-factor codes in the analysed reviews",

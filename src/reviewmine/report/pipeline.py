@@ -35,13 +35,13 @@ from reviewmine.report.manifest import (
 from reviewmine.report.quotes import representative_quotes
 from reviewmine.report.tables import build_tables, write_tables, write_workbook
 
+PARALLEL_WORKBOOK_CELLS = 100_000
 DEFAULTS = {
     "apps": None,
     "small_n": 30,
     "quotes_per_cell": 3,
     "top_topics_per_app": 10,
     "min_version_reviews": 1,
-    "seed": 42,
     "codebook": None,
 }
 
@@ -55,7 +55,6 @@ def report(
     quotes_per_cell: int = 3,
     top_topics_per_app: int = 10,
     min_version_reviews: int = 1,
-    seed: int = 42,
     codebook: str | Path | None = None,
     from_manifest: str | Path | None = None,
     on_step: Callable[[str], None] | None = None,
@@ -75,7 +74,7 @@ def report(
     params = {
         "apps": list(apps) if apps else None, "small_n": small_n, "quotes_per_cell": quotes_per_cell,
         "top_topics_per_app": top_topics_per_app, "min_version_reviews": min_version_reviews,
-        "seed": seed, "codebook": str(codebook) if codebook else None,
+        "codebook": str(codebook) if codebook else None,
     }  # fmt: skip
     if from_manifest:
         original = read_manifest(from_manifest)
@@ -106,13 +105,19 @@ def report(
     step("writing tables")
     outputs = write_tables(tables, run_dir / "tables")
     parquet = {name: run_dir / "tables" / f"{name}.parquet" for name in tables}
-    # The workbook (pure-Python openpyxl) is written by a worker process while the figures
-    # are drawn here: the two slowest steps then overlap.
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        workbook = pool.submit(write_workbook, parquet, run_dir / "workbook.xlsx")
+    cells = sum(df.size for df in tables.values())
+    if cells > PARALLEL_WORKBOOK_CELLS:
+        # openpyxl is pure Python (~30k cells/s): a worker process writes a large workbook
+        # while the figures are drawn here, so the two slowest steps overlap.
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            workbook = pool.submit(write_workbook, parquet, run_dir / "workbook.xlsx")
+            step("drawing figures")
+            figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, params["small_n"])
+            outputs.append(workbook.result())
+    else:
+        outputs.append(write_workbook(parquet, run_dir / "workbook.xlsx"))
         step("drawing figures")
-        figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, params["small_n"], params["seed"])
-        outputs.append(workbook.result())
+        figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, params["small_n"])
     outputs += [p for paths in figures.values() if not isinstance(paths, str) for p in paths]
 
     step("writing the HTML report")
@@ -132,9 +137,9 @@ def report(
         "analyze_summary": {k: inputs.analyze_summary.get(k) for k in (
             "reviews_in", "analysed", "with_codes", "codes", "topics", "coder_method", "codebook", "finished_at")},
     }
-    seeds = {"report": params["seed"]}
-    if inputs.analyze_summary.get("seed") is not None:
-        seeds["analyze"] = inputs.analyze_summary["seed"]
+    # The report itself draws no random numbers (quotes and the topic map are deterministic);
+    # the seeds that shaped its inputs are the upstream ones.
+    seeds = {"report": None, **{f"analyze.{k}": v for k, v in inputs.analyze_summary.items() if "seed" in k}}
     manifest = build_manifest(
         run_dir, data_dir, run_name, inputs.files,
         [inputs_codebook_path(params["codebook"]), *model_files()],

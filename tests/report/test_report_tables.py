@@ -1,0 +1,123 @@
+"""Report tables: intervals, shares, net scores and ratings agree with the coded reviews."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reviewmine.report import (
+    ALL_APPS,
+    build_tables,
+    load_inputs,
+    net_score_interval,
+    wilson_interval,
+)
+from reviewmine.report.tables import version_key
+
+
+def test_wilson_interval_matches_the_textbook_value_and_is_empty_without_reviews():
+    low, high = wilson_interval([8, 0, 3], [20, 0, 3])
+    assert low[0] == pytest.approx(0.2188, abs=1e-4) and high[0] == pytest.approx(0.6134, abs=1e-4)
+    assert np.isnan(low[1]) and np.isnan(high[1])
+    assert high[2] == 1.0 and 0.3 < low[2] < 0.5  # 3 of 3 is not "certainly 100%"
+
+
+def test_net_score_interval_matches_newcombe_1998():
+    low, high = net_score_interval([36], [12], [2], [50])
+    assert low[0] == pytest.approx(0.0569, abs=1e-4)
+    assert high[0] == pytest.approx(0.3404, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def inputs(analysed_dir):
+    return load_inputs(analysed_dir)
+
+
+@pytest.fixture(scope="module")
+def tables(inputs):
+    return build_tables(inputs, small_n=30)
+
+
+def test_factor_shares_count_reviews_with_each_code_and_polarity(inputs, tables):
+    codes = pd.read_parquet(inputs.data_dir / "processed" / "codes.parquet")
+    scores = pd.read_parquet(inputs.data_dir / "processed" / "review_scores.parquet")
+    shares = tables["factor_shares"].set_index(["app", "code", "polarity"])
+    cell = codes[(codes.app == "calm") & (codes.code == "cost_monetization") & (codes.polarity == "barrier")]
+    row = shares.loc[("calm", "cost_monetization", "barrier")]
+    assert row["count"] == cell.review_key.nunique() > 0
+    assert row["n_reviews"] == (scores.app == "calm").sum()
+    assert row["share"] == pytest.approx(row["count"] / row["n_reviews"], abs=1e-4)
+    assert row["ci_low"] <= row["share"] <= row["ci_high"]
+    pooled = shares.loc[(ALL_APPS, "cost_monetization", "barrier")]
+    assert pooled["n_reviews"] == len(scores)
+    assert pooled["count"] == codes[(codes.code == "cost_monetization") & (codes.polarity == "barrier")].review_key.nunique()
+    any_ = shares.xs("any", level="polarity")
+    by_pol = shares.drop(index="any", level="polarity")["count"].groupby(level=["app", "code"]).max()
+    assert (any_["count"] >= by_pol.reindex(any_.index)).all()
+
+
+def test_every_code_of_the_codebook_is_listed_even_when_never_raised(inputs, tables):
+    calm = tables["factor_shares"].query("app == 'calm' and polarity == 'barrier'")
+    assert set(calm["code"]) >= set(inputs.codebook.ids)
+
+
+def test_apps_with_few_reviews_are_kept_and_flagged(tables):
+    summary = tables["app_summary"].set_index("app")
+    assert summary.index[0] == ALL_APPS
+    small = summary[summary["n_analysed"] < 30]
+    assert len(small) >= 1 and small["small_n"].all()
+    assert not summary.loc["calm", "small_n"]
+    assert set(small.index) <= set(tables["factor_shares"]["app"])
+
+
+def test_net_score_is_facilitator_minus_barrier_share_with_an_interval_around_it(tables):
+    net = tables["net_by_factor"]
+    raised = net[(net.n_facilitator + net.n_barrier) > 0]
+    assert np.allclose(raised.net_score, raised.facilitator_share - raised.barrier_share, atol=2e-4)
+    assert (raised.net_ci_low <= raised.net_score + 1e-4).all() and (raised.net_score <= raised.net_ci_high + 1e-4).all()
+    assert raised.net_ci_low.between(-1, 1).all() and raised.net_ci_high.between(-1, 1).all()
+
+
+def test_category_net_counts_reviews_with_any_code_of_the_category(inputs, tables):
+    codes = inputs.codes
+    tech = codes[(codes.app == "calm") & (codes.category == "technology")]
+    row = tables["net_by_category"].set_index(["app", "category"]).loc[("calm", "technology")]
+    assert row["n_barrier"] == tech[tech.polarity == "barrier"].review_key.nunique()
+    assert row["n_facilitator"] == tech[tech.polarity == "facilitator"].review_key.nunique()
+    both = set(tech[tech.polarity == "barrier"].review_key) & set(tech[tech.polarity == "facilitator"].review_key)
+    assert row["n_both"] == len(both)
+
+
+def test_ratings_by_factor_are_the_mean_stars_of_the_cells_reviews(inputs, tables):
+    codes = inputs.codes
+    cell = codes[(codes.code == "perceived_benefit") & (codes.polarity == "facilitator")]
+    row = tables["ratings_by_factor"].set_index(["app", "code", "polarity"]).loc[(ALL_APPS, "perceived_benefit", "facilitator")]
+    assert row["n"] == len(cell)
+    assert row["mean_rating"] == pytest.approx(cell.rating.mean(), abs=1e-3)
+    assert row["rating_difference"] == pytest.approx(row["mean_rating"] - inputs.scores.rating.mean(), abs=1e-3)
+
+
+def test_versions_sort_numerically():
+    assert sorted(["6.10", "6.9", "10.0", "6.10.1"], key=version_key) == ["6.9", "6.10", "6.10.1", "10.0"]
+
+
+def test_shares_by_version_lists_versions_in_release_order(tables):
+    calm = tables["shares_by_version"].query("app == 'calm'")
+    versions = list(dict.fromkeys(calm["version_major_minor"]))
+    assert len(versions) > 3
+    assert versions == sorted(versions, key=version_key)
+
+
+def test_trends_by_month_cover_every_month_with_reviews(inputs, tables):
+    trends = tables["trends_by_month"].query("app == @ALL_APPS")
+    assert set(trends["month"]) == set(inputs.scores["month"].dropna())
+    months = trends.drop_duplicates("month").set_index("month")["n_reviews"]
+    assert months.sum() == inputs.scores["month"].notna().sum()
+
+
+def test_app_filter_keeps_only_the_chosen_apps(analysed_dir):
+    tables = build_tables(load_inputs(analysed_dir, apps=["woebot"]))
+    assert list(tables["app_summary"]["app"]) == [ALL_APPS, "woebot"]
+    summary = tables["app_summary"].set_index("app")
+    assert summary.loc[ALL_APPS, "n_analysed"] == summary.loc["woebot", "n_analysed"]
