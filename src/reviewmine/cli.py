@@ -404,7 +404,6 @@ def report(
     apps: Annotated[str | None, typer.Option("--apps", help="Only these app slugs, comma-separated.")] = None,
     small_n: Annotated[int, typer.Option("--small-n", min=1, help="Flag apps with fewer analysed reviews.")] = 30,
     quotes_per_cell: Annotated[int, typer.Option("--quotes", min=1, help="Quotes per app x factor x polarity.")] = 3,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the topic-map layout.")] = 42,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
     from_manifest: Annotated[
         Path | None, typer.Option("--from-manifest", help="Re-run the report a manifest.json describes.")
@@ -421,7 +420,7 @@ def report(
     with console.status("report") as status:
         path = run_report(
             data_dir, out=out_dir, run_name=run, apps=_split(apps), small_n=small_n,
-            quotes_per_cell=quotes_per_cell, seed=seed, codebook=codebook, from_manifest=from_manifest,
+            quotes_per_cell=quotes_per_cell, codebook=codebook, from_manifest=from_manifest,
             on_step=lambda s: status.update(f"report: {s}"),
         )
     if from_manifest:
