@@ -457,7 +457,10 @@ class ReviewTopicModel:
                 {
                     "topic_id": topic_id,
                     "size": int(sizes.get(topic_id, 0)),
-                    "words": " ".join(self.topic_words(topic_id)) if topic_id != -1 else "",
+                    # Bigrams joined by "_" so the column stays 10 space-separated terms.
+                    "words": " ".join(w.replace(" ", "_") for w in self.topic_words(topic_id))
+                    if topic_id != -1
+                    else "",
                     "label": self.topic_label(topic_id),
                     "factor": factor or "",
                     "factor_label": codebook[factor].label if factor in codebook else "",
