@@ -13,17 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from reviewmine.report.inputs import ALL_APPS  # noqa: E402
-from reviewmine.report.tables import version_key  # noqa: E402
+from reviewmine.report.inputs import ALL_APPS
+from reviewmine.report.tables import version_key
 
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {
