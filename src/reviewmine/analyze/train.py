@@ -103,6 +103,23 @@ def train_sentiment(dev_csv: Path, out: Path) -> dict:
     return report
 
 
+def record_accuracy(gold: Path, path: Path) -> dict:
+    """Evaluate the shipped coder on ``gold`` and keep the figures for reports (measured, not tuned)."""
+    from datetime import UTC, datetime
+
+    from reviewmine.evaluate import evaluate
+
+    ev = evaluate(gold)
+    record = {
+        "gold_file": gold.name,
+        "measured_at": datetime.now(UTC).date().isoformat(),
+        "summary": ev.summary,
+        "per_code": ev.per_code.to_dict("records"),
+    }
+    path.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -111,8 +128,13 @@ def main() -> None:
     c = sub.add_parser("coder")
     c.add_argument("--training", type=Path, default=Path("data/training/coded_reviews.csv"))
     c.add_argument("--dev", type=Path, default=Path("../shared/data/reviews_dev.csv"))
+    a = sub.add_parser("accuracy", help="measure the shipped coder on hand-coded reviews")
+    a.add_argument("--gold", type=Path, default=Path("../shared/data/gold_dev.csv"))
     args = parser.parse_args()
     out = shipped_model_path("x").parent
+    if args.what == "accuracy":
+        print(json.dumps(record_accuracy(args.gold, out / "coder_accuracy.json")["summary"], indent=2))
+        return
     if args.what == "sentiment":
         print(json.dumps(train_sentiment(args.dev, out), indent=2))
     else:
