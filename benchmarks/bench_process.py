@@ -112,13 +112,17 @@ def main() -> None:
             check=True, capture_output=True, text=True,
         )
         elapsed = time.perf_counter() - started
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_kib = usage.ru_maxrss
+        cpu = usage.ru_utime + usage.ru_stime
         summary = json.loads(result.stdout.strip().splitlines()[-1])
         out_size = Path(summary["outputs"]["reviews"]).stat().st_size
         print(f"process: {elapsed:.1f} s wall (interpreter start and imports included), "
               f"{summary['seconds']:.1f} s inside process()")
         print(f"throughput: {args.rows / elapsed:,.0f} reviews/s "
               f"({summary['rows_per_second']:,.0f} reviews/s inside process())")
+        print(f"CPU time: {cpu:.1f} s ({args.rows / cpu:,.0f} reviews per CPU-second; "
+              f"wall time depends on what else runs, CPU time much less)")
         print(f"peak memory (RSS of the process step): {peak_kib / 2**20:.2f} GiB")
         print(f"output: {summary['reviews']:,} current reviews, {summary['previous_versions']:,} "
               f"earlier versions, {summary['duplicates_collapsed']:,} repeated sightings "
