@@ -356,7 +356,7 @@ def demo(
     _print_analyze(analysed, data_dir)
     console.print("[bold]3/3 report[/]")
     path = run_report(data_dir)
-    out.print(f"Report: {path}")
+    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
 
 
 @app.command("topics")

@@ -168,12 +168,21 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 
 
 def _topics(reviews: pd.DataFrame, out: Path, embeddings: str, seed: int) -> tuple[int, float]:
-    """Fit the topic model on the analysed reviews; write per-review topics and the topic table."""
-    from reviewmine.analyze.topics import fit_review_topics
+    """Fit the topic model on the analysed reviews (a seeded sample when large), assign all,
+    and write per-review topics, the topic table and the saved model."""
+    from reviewmine.analyze.topics import ReviewTopicModel
 
-    assignments, info = fit_review_topics(reviews, embeddings=embeddings, seed=seed, model_dir=out / "topic_model")
+    texts = (reviews["title"].fillna("") + ". " + reviews["text"].fillna("")).str.strip(". ").tolist()
+    model = ReviewTopicModel(embeddings=embeddings, seed=seed)
+    ids = model.fit_transform(texts)
+    info = model.topic_table(ids)
+    assignments = reviews[["review_key", "app", "at", "month", "app_version"]].assign(topic_id=ids)
+    assignments = assignments.merge(
+        info[["topic_id", "label", "factor", "is_emerging"]], on="topic_id", how="left"
+    )
     _write(assignments, out / "topics.parquet")
     _write(info, out / "topic_info.parquet")
+    model.save(out / "topic_model")
     n_topics = int((info["topic_id"] != -1).sum())
     outliers = float((assignments["topic_id"] == -1).mean()) if len(assignments) else 0.0
     return n_topics, round(outliers, 4)
