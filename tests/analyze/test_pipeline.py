@@ -1,0 +1,63 @@
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reviewmine.cli import app
+from reviewmine.config import sample_dir
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    from reviewmine.process import process
+
+    root = tmp_path_factory.mktemp("analyze")
+    sample = pd.read_csv(sample_dir() / "reviews_sample.csv", dtype=str, keep_default_na=False)
+    subset = pd.concat([sample[sample["app"] == a].head(150) for a in ("calm", "woebot", "replika", "wysa")])
+    spanish = sample[sample["text"].str.contains(r"\b(?:muy|aplicación|excelente)\b", regex=True)].head(5)
+    path = root / "subset.csv"
+    pd.concat([subset, spanish]).to_csv(path, index=False)
+    data_dir = root / "data"
+    process(data_dir, inputs=[path], include_raw=False, key_file=root / "key")
+    result = runner.invoke(app, ["analyze", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def test_analyze_writes_every_layer_with_consistent_counts(analysed):
+    proc = analysed / "processed"
+    summary = json.loads((proc / "analyze_summary.json").read_text())
+    scores = pd.read_parquet(proc / "review_scores.parquet")
+    codes = pd.read_parquet(proc / "codes.parquet")
+    sentences = pd.read_parquet(proc / "sentences.parquet")
+    topics = pd.read_parquet(proc / "topics.parquet")
+    info = pd.read_parquet(proc / "topic_info.parquet")
+    assert summary["analysed"] == len(scores) == len(topics)
+    assert summary["reviews_in"] == summary["analysed"] + summary["skipped_non_english"] + summary["skipped_spam"] + summary["skipped_empty"]
+    assert summary["skipped_non_english"] >= 1
+    assert summary["codes"] == len(codes) == scores["n_codes"].sum()
+    assert summary["sentences"] == len(sentences)
+    assert scores["sentiment"].between(-1, 1).all()
+    assert set(codes["polarity"]) <= {"barrier", "facilitator", "neutral"}
+    assert set(topics["topic_id"]) <= set(info["topic_id"])
+    assert summary["topics"] == int((info["topic_id"] != -1).sum()) >= 2
+
+
+def test_every_code_is_traceable_to_a_sentence_of_its_review(analysed):
+    proc = analysed / "processed"
+    codes = pd.read_parquet(proc / "codes.parquet")
+    sentences = pd.read_parquet(proc / "sentences.parquet")
+    known = set(zip(sentences["review_key"], sentences["sentence"], strict=True))
+    assert all((k, e) in known for k, e in zip(codes["review_key"], codes["evidence"], strict=True))
+    serialised = pd.read_parquet(proc / "review_scores.parquet").set_index("review_key")["codes"]
+    for key, group in codes.groupby("review_key"):
+        assert serialised[key] == "|".join(sorted(f"{c}:{p}" for c, p in zip(group["code"], group["polarity"], strict=True)))
+
+
+def test_analyze_without_processed_data_says_what_to_run(tmp_path):
+    result = runner.invoke(app, ["analyze", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "reviewmine process" in result.output
