@@ -336,7 +336,12 @@ class ReviewTopicModel:
             top_n_words=10,
         )
         # BERTopic may modify the embeddings it is given in place; keep ours intact.
-        model.fit(docs, vectors.copy())
+        # A vocabulary term that ends up in no topic document gets idf = log(x / 0) = inf in
+        # BERTopic's c-TF-IDF, which turns a new review's vector into NaN; give it no weight.
+        with np.errstate(divide="ignore"):
+            model.fit(docs, vectors.copy())
+        idf = model.ctfidf_model._idf_diag
+        idf.data[~np.isfinite(idf.data)] = 0.0
         # Assign by similarity to topic embeddings from now on, exactly as a model
         # reloaded from safetensors does, so saved and in-memory models agree.
         model.hdbscan_model = BaseCluster()
