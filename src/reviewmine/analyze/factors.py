@@ -36,6 +36,7 @@ from reviewmine.analyze.textmodel import LinearTextModel
 
 PRESENCE_MODEL = "coder_presence.npz"
 POLARITY_MODEL = "coder_polarity.npz"
+SENTENCE_MODEL = "coder_sentence.npz"
 MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
 _WORD = re.compile(r"[a-z']+")
 
@@ -132,16 +133,19 @@ class FactorCoder:
         self.vader: DomainVader = self.sentiment.vader
         self.presence: LinearTextModel | None = None
         self.polarity: LinearTextModel | None = None
+        self.sentence_model: LinearTextModel | None = None
         self.thresholds: dict[str, float] = {}
-        self.polarity_weight = 1.0
+        self.review_weight = 1.0
         model_dir = Path(model_dir) if model_dir else shipped_model_path(PRESENCE_MODEL).parent
         if use_model and (model_dir / PRESENCE_MODEL).is_file():
             presence = LinearTextModel.load(model_dir / PRESENCE_MODEL)
             if set(presence.labels) <= set(self.codebook.ids):
                 self.presence = presence
                 self.polarity = LinearTextModel.load(model_dir / POLARITY_MODEL)
+                self.sentence_model = LinearTextModel.load(model_dir / SENTENCE_MODEL)
                 meta = json.loads((model_dir / "coder.json").read_text())
                 self.thresholds = meta["thresholds"]
+                self.review_weight = float(meta["review_weight"])
 
     @property
     def method(self) -> str:
@@ -168,13 +172,13 @@ class FactorCoder:
                 for sents, hits in zip(sentence_lists, cue_hits, strict=True)
                 for s, h in zip(sents, hits, strict=True)
             ]
-            sentence_logit = self.presence.decision(flat) if flat else np.zeros((0, len(self.presence.labels)))
+            sentence_p = self.sentence_model.proba(flat) if flat else np.zeros((0, len(self.presence.labels)))
         decisions, offset = [], 0
         for i in range(len(fulls)):
             sents = sentiments[i].sentences
             n = len(sents)
             if self.presence is not None:
-                chosen = self._decide_model(review_p[i], sentence_logit[offset : offset + n], sents, cue_hits[i])
+                chosen = self._decide_model(review_p[i], sentence_p[offset : offset + n], sents, cue_hits[i])
             else:
                 chosen = self._decide_cues(sents, cue_hits[i])
             offset += n
@@ -206,13 +210,18 @@ class FactorCoder:
             logits = np.array([4.0 * v for _, (_, v), _ in requests])
         return ["facilitator" if x >= 0 else "barrier" for x in logits]
 
-    def _decide_model(self, probs, sent_logits, sents, cue_hits):
+    def _decide_model(self, review_probs, sent_probs, sents, cue_hits):
+        """Codes whose blended review/sentence probability passes the code's threshold,
+        each with the sentence the sentence model finds most indicative (cues break ties)."""
         chosen = []
+        if not sents:
+            return chosen
+        probs = combine_presence(review_probs, sent_probs.max(axis=0), self.review_weight)
         for k, code in enumerate(self.presence.labels):
-            if probs[k] < self.thresholds.get(code, 0.5) or not sents:
+            if probs[k] < self.thresholds.get(code, 0.5):
                 continue
-            bonus = np.array([1.0 if code in h else 0.0 for h in cue_hits])
-            j = int(np.argmax(sent_logits[:, k] + bonus))
+            bonus = np.array([0.25 if code in h else 0.0 for h in cue_hits])
+            j = int(np.argmax(sent_probs[:, k] + bonus))
             chosen.append((code, float(probs[k]), j))
         return chosen
 
@@ -222,6 +231,11 @@ class FactorCoder:
             for code in hits:
                 chosen.setdefault(code, (code, 1.0, j))
         return list(chosen.values())
+
+
+def combine_presence(review_p: np.ndarray, sentence_max: np.ndarray, review_weight: float) -> np.ndarray:
+    """A code's probability: the review-level model blended with its best sentence."""
+    return review_weight * review_p + (1.0 - review_weight) * sentence_max
 
 
 def _merge(hits: list[dict[str, list[str]]]) -> dict[str, list[str]]:
@@ -281,19 +295,46 @@ def train_coder(training_csv: Path, out: Path, dev_csv: Path | None = None, fold
     labels = [c for c in codebook.ids if sum(c in p for p in parsed) >= 3]
     y = np.array([[1 if c in p else 0 for c in labels] for p in parsed])
 
-    # Out-of-fold probabilities to pick a per-code threshold that maximises F1.
-    oof = np.zeros(y.shape)
+    # Sentence examples: a sentence is positive for a code when it holds the coder's evidence.
+    sent_texts, sent_review, sent_y = [], [], []
+    for i, (full, sents, spans) in enumerate(zip(fulls, sentence_lists, df["evidence_spans"], strict=True)):
+        spans = json.loads(spans or "{}")
+        evidence = {c: _evidence_sentence(full, spans.get(c), sents) for c in parsed[i] if spans.get(c)}
+        for sentence, hits in zip(sents, matcher.match_sentences(sents), strict=True):
+            sent_texts.append(presence_text(sentence, hits))
+            sent_review.append(i)
+            sent_y.append([1 if evidence.get(c) == sentence else 0 for c in labels])
+    sent_review, sent_y = np.array(sent_review), np.array(sent_y)
+
+    # Out-of-fold probabilities (folds by review) to choose the review/sentence blend and a
+    # per-code threshold that maximises F1.
+    def fit_presence(texts, targets):
+        return LinearTextModel.fit(texts, targets, labels, c=8.0, class_weight="balanced")
+
+    oof_review, oof_sentence = np.zeros(y.shape), np.zeros(y.shape)
     for tr, te in KFold(folds, shuffle=True, random_state=seed).split(cue_texts):
-        model = LinearTextModel.fit([cue_texts[i] for i in tr], y[tr], labels, c=8.0, class_weight="balanced")
-        oof[te] = model.proba([cue_texts[i] for i in te])
-    thresholds, cv_f1 = {}, {}
-    for k, code in enumerate(labels):
-        grid = np.arange(0.2, 0.91, 0.05)
-        scores = [f1_score(y[:, k], oof[:, k] >= t, zero_division=0) for t in grid]
-        best = int(np.argmax(scores))
-        thresholds[code], cv_f1[code] = round(float(grid[best]), 2), round(float(scores[best]), 3)
-    presence = LinearTextModel.fit(cue_texts, y, labels, c=8.0, class_weight="balanced")
-    presence.save(out / PRESENCE_MODEL)
+        oof_review[te] = fit_presence([cue_texts[i] for i in tr], y[tr]).proba([cue_texts[i] for i in te])
+        in_tr, in_te = np.isin(sent_review, tr), np.isin(sent_review, te)
+        model = fit_presence([t for t, m in zip(sent_texts, in_tr, strict=True) if m], sent_y[in_tr])
+        probs = model.proba([t for t, m in zip(sent_texts, in_te, strict=True) if m])
+        np.maximum.at(oof_sentence, sent_review[in_te], probs)
+
+    def tune(oof):
+        thresholds, f1s, predicted = {}, {}, np.zeros(y.shape, dtype=bool)
+        for k, code in enumerate(labels):
+            grid = np.arange(0.1, 0.91, 0.05)
+            scores = [f1_score(y[:, k], oof[:, k] >= t, zero_division=0) for t in grid]
+            best = int(np.argmax(scores))
+            thresholds[code], f1s[code] = round(float(grid[best]), 2), round(float(scores[best]), 3)
+            predicted[:, k] = oof[:, k] >= grid[best]
+        micro = f1_score(y.ravel(), predicted.ravel())
+        return thresholds, f1s, micro
+
+    blends = {w: tune(combine_presence(oof_review, oof_sentence, w)) for w in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)}
+    review_weight = max(blends, key=lambda w: blends[w][2])
+    thresholds, cv_f1, cv_micro = blends[review_weight]
+    fit_presence(cue_texts, y).save(out / PRESENCE_MODEL)
+    fit_presence(sent_texts, sent_y).save(out / SENTENCE_MODEL)
 
     # Polarity: one example per (review, code) from the evidence sentence.
     pol_texts, pol_y = [], []
@@ -318,7 +359,10 @@ def train_coder(training_csv: Path, out: Path, dev_csv: Path | None = None, fold
     report = {
         "training_reviews": len(df),
         "labels": labels,
+        "review_weight": review_weight,
         "thresholds": thresholds,
+        "cv_micro_f1_presence": round(float(cv_micro), 3),
+        "cv_micro_f1_presence_by_blend": {str(w): round(float(b[2]), 3) for w, b in blends.items()},
         "cv_f1_presence": cv_f1,
         "cv_polarity_accuracy": round(float(((oof_pol >= 0.5) == pol_y).mean()), 3),
         "polarity_examples": len(pol_y),

@@ -94,7 +94,7 @@ class LinearTextModel:
             tmp,
             labels=np.array(self.labels),
             idf=self.idf,
-            coef_data=coef.data,
+            coef_data=coef.data.astype(np.float16),  # half precision keeps the shipped files small
             coef_indices=coef.indices,
             coef_indptr=coef.indptr,
             intercept=self.intercept,
@@ -106,7 +106,7 @@ class LinearTextModel:
         with np.load(path, allow_pickle=False) as z:
             labels = [str(x) for x in z["labels"]]
             coef = sparse.csr_matrix(
-                (z["coef_data"], z["coef_indices"], z["coef_indptr"]),
+                (z["coef_data"].astype(np.float32), z["coef_indices"], z["coef_indptr"]),
                 shape=(len(labels), N_FEATURES),
             ).toarray()
             return cls(labels, z["idf"], coef, z["intercept"])
