@@ -432,3 +432,36 @@ def report(
         for name in check["different"]:
             console.print(f"  differs: {name}", highlight=False)
     out.print(f"Report: {path / 'report.html'}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def run(
+    data_dir: DataDir = Path("data"),
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped one).")] = None,
+    apps: Annotated[str | None, typer.Option("--apps", help="Comma-separated app slugs.")] = None,
+    collect_: Annotated[bool, typer.Option("--collect/--no-collect", help="Collect new reviews first.")] = True,
+    topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model.")] = True,
+) -> None:
+    """Chain collect -> process -> analyze -> report (the scheduled-run command).
+
+    Exit code 1 when some app/store could not be collected; the later stages still run on
+    everything collected so far.
+    """
+    from reviewmine.process import process as run_process
+    from reviewmine.report import report as run_report
+
+    failed = False
+    if collect_:
+        from reviewmine.collect import collect as run_collect
+        from reviewmine.collect import summary_table
+
+        result = run_collect(catalog=catalog, data_dir=data_dir, apps=_split(apps), console=console)
+        out.print(summary_table(result))
+        failed = bool(result.failed)
+    _print_process(run_process(data_dir), data_dir)
+    _print_analyze(_run_analyze(data_dir, ("en",), False, None, topics, "static", 42), data_dir)
+    path = run_report(data_dir)
+    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
+    if failed:
+        raise typer.Exit(1)
