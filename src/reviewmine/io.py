@@ -18,15 +18,21 @@ import pandas as pd
 from reviewmine.errors import InputError
 
 
-def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.DataFrame:
-    """Read a CSV (UTF-8) or Parquet file and check it has the ``required`` columns."""
+def require_file(path: str | Path, what: str = "a CSV or Parquet file") -> Path:
+    """The path as a ``Path`` if it is an existing, non-empty file; else one ``InputError`` line."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass a CSV or Parquet file")
+        raise InputError(f"{path}: is a directory; pass {what}")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty; pass a file with a header row and data")
+    return path
+
+
+def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.DataFrame:
+    """Read a CSV (UTF-8) or Parquet file and check it has the ``required`` columns."""
+    path = require_file(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)

@@ -166,7 +166,7 @@ def test_bad_rows_are_kept_or_rejected_with_a_reason(data_dir, tmp_path):
     ("content", "message"),
     [
         (None, "file not found"),
-        (b"", "empty file"),
+        (b"", "file is empty"),
         (b"store,app,rating\ngoogle_play,calm,5\n", "no review text column"),
         (b"store,text\ngoogle_play,hello\n", "no column for 'app'"),
         (b"store,app,text\ngoogle_play,calm,caf\xe9 \xe0 la cr\xe8me\n", "not UTF-8"),

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
+from reviewmine.io import require_file
 from reviewmine.schema import REVIEW_COLUMNS
 
 BATCH_ROWS = 100_000
@@ -162,13 +163,7 @@ def raw_review_files(data_dir: Path) -> list[Path]:
 
 def check_input(path: Path, column_map: ColumnMap) -> dict[str, str]:
     """Open an import file far enough to fail early with a one-line InputError."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass review files with --input FILE")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file")
+    path = require_file(path, "review files with --input FILE")
     if _is_parquet(path):
         schema = _parquet_file(path).schema_arrow
         if _parquet_file(path).metadata.num_rows == 0:
