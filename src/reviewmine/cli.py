@@ -175,8 +175,11 @@ def evaluate(
     from reviewmine.evaluate import evaluate as run_evaluate
 
     ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model=not no_model)
-    table = Table(title=f"Per-code agreement with {gold.name} (code and polarity must match)")
-    columns = ("code", "support", "predicted", "precision", "recall", "f1", "f1_code_only", "kappa")
+    table = Table(
+        title=f"Per-code agreement with {gold.name}",
+        caption="precision/recall/f1: code and polarity must match; f1_code_only, kappa_presence: code alone",
+    )
+    columns = ("code", "support", "predicted", "precision", "recall", "f1", "f1_code_only", "kappa_presence")
     for col in columns:
         table.add_column(col, justify="left" if col == "code" else "right")
     for row in ev.per_code.itertuples(index=False):
@@ -191,7 +194,10 @@ def evaluate(
     out.print(summary)
     console.print(f"{len(ev.disagreements)} reviews differ -> {disagreements}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(ev.summary, indent=2) + "\n")
+        from reviewmine.io import write_atomic
+
+        with write_atomic(json_out) as tmp:
+            tmp.write_text(json.dumps(ev.summary, indent=2, allow_nan=False) + "\n")
 
 
 @app.command("sample-for-coding")

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook, parse_codes
+from reviewmine.analyze.codebook import (
+    POLARITIES,
+    Codebook,
+    format_codes,
+    load_codebook,
+    parse_codes,
+)
 from reviewmine.errors import InputError
 from reviewmine.io import read_table, write_frame
 
@@ -44,83 +50,108 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def sheet_to_codes(df: pd.DataFrame, codebook: Codebook) -> pd.Series:
+def sheet_to_codes(df: pd.DataFrame, codebook: Codebook, id_col: str = "uid") -> pd.Series:
     """Read a coding sheet (one column per code, cells b/f/n) back into serialised codes."""
     present = [c for c in codebook.ids if c in df.columns]
     if not present:
         raise InputError("coding sheet has neither a 'codes' column nor any code-id columns")
+    accepted = {**SHEET_VALUES, **{v: v for v in SHEET_VALUES.values()}}
 
     def row_codes(row) -> str:
         codes = {}
         for c in present:
-            v = str(row[c]).strip().lower()[:1]
-            if v in SHEET_VALUES:
-                codes[c] = SHEET_VALUES[v]
+            cell = row[c]
+            if cell is None or (isinstance(cell, float) and cell != cell) or not str(cell).strip():
+                continue
+            value = str(cell).strip().lower()
+            if value not in accepted:
+                raise InputError(
+                    f"coding sheet row {row.get(id_col, '?')}, column {c}: {cell!r} is not b, f or n "
+                    "(barrier, facilitator, neutral); leave the cell empty when the code does not apply"
+                )
+            codes[c] = accepted[value]
         return format_codes(codes)
 
     return df.apply(row_codes, axis=1)
 
 
+def _checked_codes(serialised: pd.Series, source: object, codebook: Codebook) -> list[dict[str, str]]:
+    """Parse serialised codes; unknown code ids or polarities are one clear error."""
+    parsed = []
+    for text in serialised:
+        codes = {c: p.lower() for c, p in parse_codes(text).items()}
+        unknown = sorted(set(codes) - set(codebook.ids))
+        if unknown:
+            raise InputError(f"{source}: code ids not in the codebook: {', '.join(unknown)}; fix the ids or pass --codebook")
+        bad = sorted({p for p in codes.values() if p not in POLARITIES})
+        if bad:
+            raise InputError(
+                f"{source}: polarity {', '.join(repr(b) for b in bad)} is not barrier, facilitator or neutral "
+                "(write codes as code:polarity joined by |)"
+            )
+        parsed.append(codes)
+    return parsed
+
+
 def compare(gold: list[dict[str, str]], pred: list[dict[str, str]], codebook: Codebook) -> tuple[pd.DataFrame, dict]:
-    """Per-code and overall agreement of two codings of the same reviews."""
-    ids = list(codebook.ids)
+    """Per-code and overall agreement of two codings of the same reviews.
+
+    Precision, recall and F1 count a code as agreed only when code and polarity match;
+    ``f1_code_only`` and ``kappa_presence`` look at the code's presence alone.
+    """
     rows = []
-    tp_all = fp_all = fn_all = 0
-    matched = pol_ok = 0
-    kappas_x, kappas_y = [], []
-    for c in ids:
-        g = np.array([c in x for x in gold])
-        p = np.array([c in x for x in pred])
-        tp_s = sum(1 for x, y in zip(gold, pred, strict=True) if c in x and y.get(c) == x[c])
-        fp_s = int(p.sum()) - tp_s
-        fn_s = int(g.sum()) - tp_s
+    tp_all = fp_all = fn_all = matched = pol_ok = 0
+    presence_gold, presence_pred = [], []
+    for c in codebook.ids:
+        g = np.array([c in x for x in gold], dtype=bool)
+        p = np.array([c in x for x in pred], dtype=bool)
+        tp = sum(1 for x, y in zip(gold, pred, strict=True) if c in x and y.get(c) == x[c])
+        fp, fn = int(p.sum()) - tp, int(g.sum()) - tp
         both = [(x[c], y[c]) for x, y in zip(gold, pred, strict=True) if c in x and c in y]
         matched += len(both)
         pol_ok += sum(a == b for a, b in both)
-        tp_all, fp_all, fn_all = tp_all + tp_s, fp_all + fp_s, fn_all + fn_s
-        pr, rc, f1 = _prf(tp_s, fp_s, fn_s)
-        _, _, f1_code = _prf(int((g & p).sum()), int((~g & p).sum()), int((g & ~p).sum()))
-        kappas_x.append(g.astype(int))
-        kappas_y.append(p.astype(int))
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+        precision, recall, f1 = _prf(tp, fp, fn)
+        presence_gold.append(g.astype(int))
+        presence_pred.append(p.astype(int))
         rows.append(
             {
                 "code": c,
                 "support": int(g.sum()),
                 "predicted": int(p.sum()),
-                "precision": round(pr, 3),
-                "recall": round(rc, 3),
-                "f1": round(f1, 3),
-                "f1_code_only": round(f1_code, 3),
-                "kappa": round(_kappa(g.astype(int), p.astype(int)), 3) if g.any() or p.any() else np.nan,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "f1_code_only": _prf(int((g & p).sum()), int((~g & p).sum()), int((g & ~p).sum()))[2],
+                "kappa_presence": _kappa(g.astype(int), p.astype(int)) if g.any() or p.any() else np.nan,
             }
         )
     per_code = pd.DataFrame(rows)
-    _, _, micro = _prf(tp_all, fp_all, fn_all)
+    micro_p, micro_r, micro = _prf(tp_all, fp_all, fn_all)
     frequent = per_code[per_code["support"] >= MIN_SUPPORT]
+    seen = per_code[(per_code["support"] > 0) | (per_code["predicted"] > 0)]
+    code_tp = sum(len(set(x) & set(y)) for x, y in zip(gold, pred, strict=True))
+    code_fp = sum(len(set(y) - set(x)) for x, y in zip(gold, pred, strict=True))
+    code_fn = sum(len(set(x) - set(y)) for x, y in zip(gold, pred, strict=True))
     summary = {
         "reviews": len(gold),
         "gold_codes": int(per_code["support"].sum()),
         "predicted_codes": int(per_code["predicted"].sum()),
-        "micro_f1": round(micro, 3),
-        "micro_precision": round(_prf(tp_all, fp_all, fn_all)[0], 3),
-        "micro_recall": round(_prf(tp_all, fp_all, fn_all)[1], 3),
-        "macro_f1_all_codes_in_gold": round(float(per_code.loc[per_code["support"] > 0, "f1"].mean()), 3),
-        f"macro_f1_support_ge_{MIN_SUPPORT}": round(float(frequent["f1"].mean()), 3) if len(frequent) else float("nan"),
-        "micro_f1_code_only": round(
-            _prf(
-                sum(len(set(x) & set(y)) for x, y in zip(gold, pred, strict=True)),
-                sum(len(set(y) - set(x)) for x, y in zip(gold, pred, strict=True)),
-                sum(len(set(x) - set(y)) for x, y in zip(gold, pred, strict=True)),
-            )[2],
-            3,
-        ),
-        "polarity_accuracy": round(pol_ok / matched, 3) if matched else float("nan"),
+        "micro_f1": micro,
+        "micro_precision": micro_p,
+        "micro_recall": micro_r,
+        f"macro_f1_support_ge_{MIN_SUPPORT}": float(frequent["f1"].mean()) if len(frequent) else None,
+        "codes_support_ge_5": len(frequent),
+        "macro_f1_all_codes": float(seen["f1"].mean()) if len(seen) else None,
+        "micro_f1_code_only": _prf(code_tp, code_fp, code_fn)[2],
+        "polarity_accuracy": pol_ok / matched if matched else None,
         "matched_codes": matched,
-        "cohen_kappa_pooled": round(_kappa(np.concatenate(kappas_x), np.concatenate(kappas_y)), 3),
-        "cohen_kappa_mean_frequent": round(float(frequent["kappa"].mean()), 3) if len(frequent) else float("nan"),
-        "exact_match_reviews": round(float(np.mean([x == y for x, y in zip(gold, pred, strict=True)])), 3),
+        "cohen_kappa_pooled": _kappa(np.concatenate(presence_gold), np.concatenate(presence_pred)) if gold else None,
+        "cohen_kappa_mean_frequent": float(frequent["kappa_presence"].mean()) if len(frequent) else None,
+        "exact_match_reviews": float(np.mean([x == y for x, y in zip(gold, pred, strict=True)])) if gold else None,
     }
-    return per_code, summary
+    summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
+    return per_code.round(3), summary
 
 
 def evaluate(
@@ -136,15 +167,24 @@ def evaluate(
     """Compare automatic codes (computed now, or read from ``pred``) with the hand codes in ``gold``."""
     cb = load_codebook(codebook) if codebook else load_codebook()
     gdf = read_table(gold, required=[id_col])
+    if gdf.empty:
+        raise InputError(f"{gold}: has no rows; pass a file of hand-coded reviews")
+    gdf[id_col] = gdf[id_col].astype(str).str.strip()
     if "codes" not in gdf.columns:
-        gdf["codes"] = sheet_to_codes(gdf, cb)
-    unknown = sorted({c for s in gdf["codes"] for c in parse_codes(s)} - set(cb.ids))
-    if unknown:
-        raise InputError(f"{gold}: code ids not in the codebook: {', '.join(unknown)}; fix the ids or pass --codebook")
+        gdf["codes"] = sheet_to_codes(gdf, cb, id_col)
+    g = _checked_codes(gdf["codes"], gold, cb)
     if pred is not None:
         pdf = read_table(pred, required=[id_col, "codes"])
-        pdf = gdf[[id_col]].merge(pdf[[id_col, "codes"]], on=id_col, how="left").fillna({"codes": ""})
-        pred_codes = pdf["codes"].tolist()
+        pdf[id_col] = pdf[id_col].astype(str).str.strip()
+        dup = pdf[id_col][pdf[id_col].duplicated()]
+        if len(dup):
+            raise InputError(f"{pred}: id {dup.iloc[0]!r} appears more than once; each review needs one row")
+        found = gdf[id_col].isin(pdf[id_col])
+        if not found.any():
+            raise InputError(f"{pred}: none of the {len(gdf)} ids of {gold} is in column '{id_col}'; check --id-col")
+        pred_codes = gdf[[id_col]].merge(pdf[[id_col, "codes"]], on=id_col, how="left")["codes"].fillna("")
+        p = _checked_codes(pred_codes, pred, cb)
+        missing_in_pred = int((~found).sum())
     else:
         if text_col not in gdf.columns:
             raise InputError(f"{gold}: no column '{text_col}' to code; pass --text-col or --pred")
@@ -152,10 +192,11 @@ def evaluate(
 
         coder = FactorCoder(cb, use_model=use_model)
         titles = gdf[title_col].tolist() if title_col and title_col in gdf.columns else None
-        pred_codes = [r.serialised for r in coder.code_texts(gdf[text_col].tolist(), titles)]
-    g = [parse_codes(s) for s in gdf["codes"]]
-    p = [parse_codes(s) for s in pred_codes]
+        p = [{h.code: h.polarity for h in r.codes} for r in coder.code_texts(gdf[text_col].tolist(), titles)]
+        missing_in_pred = 0
     per_code, summary = compare(g, p, cb)
+    if pred is not None:
+        summary["gold_ids_missing_in_pred"] = missing_in_pred
     dis = pd.DataFrame(
         {
             "uid": gdf[id_col],
@@ -204,9 +245,11 @@ def sample_for_coding(
         rest = df.index.difference(chosen)
         if len(chosen) < n and len(rest):
             chosen = chosen.append(pd.Index(rng.choice(rest, size=min(n - len(chosen), len(rest)), replace=False)))
+        chosen = pd.Index(rng.permutation(chosen))  # strata beyond n are drawn at random
         sample = df.loc[chosen[:n]]
     else:
         sample = df.sample(n=min(n, len(df)), random_state=seed)
+    sample = sample.sample(frac=1, random_state=seed)  # coders should not see strata in order
     sheet = sample[[id_col, *keys, text_col]].rename(columns={id_col: "uid", text_col: "text"}).copy()
     for c in cb.ids:
         sheet[c] = ""

@@ -36,6 +36,8 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
+        elif path.suffix.lower() == ".xlsx":
+            df = pd.read_excel(path, sheet_name=0, dtype=dtype, keep_default_na=False)
         else:
             df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -44,7 +46,7 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: file has no rows; pass a file with a header row and data") from exc
-    except (pd.errors.ParserError, ValueError, OSError) as exc:
+    except (pd.errors.ParserError, ValueError, OSError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as CSV/Parquet ({first})") from exc
     missing = [c for c in required if c and c not in df.columns]
@@ -60,8 +62,13 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
 def write_atomic(path: str | Path, suffix: str = ""):
     """Yield a temporary path beside ``path``; rename it into place only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write here ({exc.strerror}); choose another output path") from exc
     os.close(fd)
     try:
         yield Path(tmp)
@@ -74,6 +81,19 @@ def write_atomic(path: str | Path, suffix: str = ""):
             os.unlink(tmp)
 
 
+def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Strip characters Excel cannot store and cut cells to Excel's 32,767-character limit."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(
+                lambda v: ILLEGAL_CHARACTERS_RE.sub("", v)[:32_767] if isinstance(v, str) else v
+            )
+    return out
+
+
 def write_frame(df: pd.DataFrame, path: str | Path, writer: Callable | None = None) -> Path:
     """Write a DataFrame atomically as CSV, Parquet or XLSX, chosen by the file suffix."""
     path = Path(path)
@@ -84,7 +104,7 @@ def write_frame(df: pd.DataFrame, path: str | Path, writer: Callable | None = No
         elif suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif suffix == ".xlsx":
-            df.to_excel(tmp, index=False)
+            excel_safe(df).to_excel(tmp, index=False)
         else:
             df.to_csv(tmp, index=False)
     return path

@@ -97,3 +97,59 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, setup, messag
     assert result.exit_code == 2
     assert message in result.output and str(src) in result.output.replace("\n", "")
     assert not out.exists()
+
+
+def test_empty_and_emoji_rows_anywhere_are_coded(tmp_path):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"uid": ["1", "2", "3"], "text": ["Crashes every time", "Love it. 😀", ""]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["code", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    coded = pd.read_csv(out, keep_default_na=False)
+    assert list(coded["uid"].astype(str)) == ["1", "2", "3"]
+    assert coded.loc[2, "codes"] == "" and coded.loc[2, "sentiment"] == 0
+
+
+def test_coding_sheet_xlsx_is_read_back_directly(tmp_path, gold):
+    sheet = tmp_path / "sheet.xlsx"
+    assert runner.invoke(app, ["sample-for-coding", str(gold), "--out", str(sheet), "--n", "4"]).exit_code == 0
+    from openpyxl import load_workbook
+
+    book = load_workbook(sheet)
+    coding = book["coding"]
+    header = [c.value for c in coding[1]]
+    column = header.index("technical_issues") + 1
+    coding.cell(row=2, column=column, value="B")
+    book.save(sheet)
+    js = tmp_path / "e.json"
+    result = runner.invoke(app, ["evaluate", "--gold", str(sheet), "--json", str(js), "--disagreements", str(tmp_path / "d.csv")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(js.read_text())["gold_codes"] == 1
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (pd.DataFrame({"uid": ["1"], "text": ["x"], "technical_issues": ["yes"]}), "is not b, f or n"),
+        (pd.DataFrame({"uid": [], "text": [], "codes": []}), "has no rows"),
+        (pd.DataFrame({"uid": ["1"], "text": ["x"], "codes": ["technical_issues:bad"]}), "is not barrier, facilitator or neutral"),
+        (pd.DataFrame({"uid": ["1"], "text": ["x"], "codes": ["made_up:barrier"]}), "not in the codebook"),
+    ],
+)
+def test_bad_hand_codes_are_one_line_errors(tmp_path, frame, message):
+    path = tmp_path / "gold.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["evaluate", "--gold", str(path), "--disagreements", str(tmp_path / "d.csv")])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_pred_with_duplicate_ids_is_refused(tmp_path, gold):
+    pred = tmp_path / "pred.csv"
+    pd.concat([REVIEWS, REVIEWS.head(1)]).to_csv(pred, index=False)
+    result = runner.invoke(app, ["evaluate", "--gold", str(gold), "--pred", str(pred), "--disagreements", str(tmp_path / "d.csv")])
+    assert result.exit_code == 2 and "more than once" in result.output
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path, gold):
+    result = runner.invoke(app, ["code", str(gold), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is a directory" in result.output

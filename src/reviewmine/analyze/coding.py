@@ -72,9 +72,11 @@ def code(
         # The coder is pure Python for the most part (VADER, regexes): use every core.
         global _WORKER_CODER
         _WORKER_CODER = coder
-        with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_code_batch, batches)
-        _WORKER_CODER = None
+        try:
+            with mp.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_code_batch, batches)
+        finally:
+            _WORKER_CODER = None
     else:
         parts = [coded_rows(coder.code_texts(t, ti)) for t, ti in batches]
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])

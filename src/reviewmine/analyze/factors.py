@@ -67,11 +67,12 @@ class CodedReview:
 
 
 class CueMatcher:
-    """Finds the codebook's cue patterns (matched on lower-cased text) in sentences."""
+    """Finds the codebook's cue patterns in sentences (case-insensitive, whole words: a cue
+    never matches inside a longer word, and cues may start or end with "$" or ".")."""
 
     def __init__(self, codebook: Codebook):
         self.patterns = {
-            c.id: re.compile(r"\b(?:" + "|".join(f"(?:{cue.lower()})" for cue in c.cues) + r")\b")
+            c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
             for c in codebook.codes
             if c.cues
         }
@@ -82,14 +83,13 @@ class CueMatcher:
 
     def match_sentences(self, sentences: list[str]) -> list[dict[str, list[str]]]:
         """Cue hits per sentence; codes whose cues are nowhere in the review are skipped early."""
-        lowered = [s.lower() for s in sentences]
-        joined = "\n".join(lowered)
+        joined = "\n".join(sentences)
         present = [(code, p) for code, p in self.patterns.items() if p.search(joined)]
         result = []
-        for sentence in lowered:
+        for sentence in sentences:
             hits = {}
             for code, pattern in present:
-                found = [m.group(0) for m in pattern.finditer(sentence)]
+                found = [m.group(0).lower() for m in pattern.finditer(sentence)]
                 if found:
                     hits[code] = found
             result.append(hits)
@@ -248,14 +248,21 @@ def _merge(hits: list[dict[str, list[str]]]) -> dict[str, list[str]]:
 
 # --------------------------------------------------------------------------- training
 def _evidence_sentence(full: str, span: list[int] | None, sentences: list[str]) -> str:
-    """The sentence of ``full`` that holds the coder's evidence span (whole text if unknown)."""
+    """The sentence of ``full`` that overlaps most with the coder's evidence span (the whole
+    text when the span is unknown). Sentences are located by their offsets in ``full``."""
     if not span:
         return full
-    needle = full[span[0] : span[1]].strip().lower()[:40]
-    for s in sentences:
-        if needle and needle in s.lower():
-            return s
-    return full[span[0] : span[1]]
+    best, best_overlap, pos = full[span[0] : span[1]], 0, 0
+    for sentence in sentences:
+        start = full.find(sentence, pos)
+        if start < 0:
+            continue
+        end = start + len(sentence)
+        pos = end
+        overlap = min(end, span[1]) - max(start, span[0])
+        if overlap > best_overlap:
+            best, best_overlap = sentence, overlap
+    return best
 
 
 def load_training_set(training_csv: Path, dev_csv: Path | None = None):

@@ -2,8 +2,8 @@
 
 Reviews are often one run-on line with no punctuation, or many short lines with emoji
 for full stops. We split on sentence punctuation, line breaks and emoji runs, then cut
-very long unpunctuated stretches at contrastive or additive clause markers ("but",
-"however", "also", "although") so that each piece carries one opinion.
+longer unpunctuated stretches before contrastive clause markers ("but", "however",
+"although", "though" but not "even though") so that each piece carries one opinion.
 
 >>> split_sentences("Love the sleep stories but it crashes constantly")
 ['Love the sleep stories', 'but it crashes constantly']
@@ -16,7 +16,7 @@ import re
 # End of sentence: . ! ? … (repeated) followed by space, or line breaks.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\s*[\r\n]+\s*|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s+(?=[A-Z])")
 _CLAUSE = re.compile(
-    r"\s+(?=(?:but|however|although|though|except|unfortunately|also|plus|otherwise|yet)\b)",
+    r"\s+(?=(?:but|however|although|except|unfortunately|otherwise)\b)|(?<!\beven)(?<!\bas)\s+(?=though\b)",
     re.IGNORECASE,
 )
 _LONG_WORDS = 6

@@ -137,6 +137,8 @@ class SentimentScorer:
             mean, sentences = self.vader.review(text)
             low = min((v for _, v in sentences), default=0.0)
             combined = float(logit) + self.beta * mean if self.star_model else 4.0 * mean
+            if not sentences:  # nothing to read (empty, punctuation only): no sentiment
+                combined = 0.0
             results.append(
                 SentimentResult(
                     score=math.tanh(combined / 2.0),

@@ -51,12 +51,9 @@ class LinearTextModel:
     def features(self, texts: list[str]) -> sparse.csr_matrix:
         x = self._vectorizer.transform(texts).tocsr()
         x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]  # sublinear tf x idf
-        row_norms = np.sqrt(np.add.reduceat(x.data**2, x.indptr[:-1])) if x.nnz else np.zeros(0)
-        lengths = np.diff(x.indptr)
-        norms = np.ones(x.shape[0])
-        nonempty = lengths > 0
-        norms[nonempty] = row_norms[nonempty] if x.nnz else 1.0
-        x.data = x.data / np.repeat(norms, lengths)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0  # texts without a token stay all-zero
+        x.data = x.data / np.repeat(norms, np.diff(x.indptr))
         return x
 
     def decision(self, texts: list[str]) -> np.ndarray:
