@@ -170,12 +170,12 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 def _topics(reviews: pd.DataFrame, out: Path, embeddings: str, seed: int) -> tuple[int, float]:
     """Fit the topic model on the analysed reviews (a seeded sample when large), assign all,
     and write per-review topics, the topic table and the saved model."""
-    from reviewmine.analyze.topics import ReviewTopicModel
+    from reviewmine.analyze.topics import ReviewTopicModel, topic_positions
 
     texts = (reviews["title"].fillna("") + ". " + reviews["text"].fillna("")).str.strip(". ").tolist()
     model = ReviewTopicModel(embeddings=embeddings, seed=seed)
     ids = model.fit_transform(texts)
-    info = model.topic_table(ids)
+    info = model.topic_table(ids).merge(topic_positions(model), on="topic_id", how="left")
     assignments = reviews[["review_key", "app", "at", "month", "app_version"]].assign(topic_id=ids)
     assignments = assignments.merge(
         info[["topic_id", "label", "factor", "is_emerging"]], on="topic_id", how="left"

@@ -826,3 +826,22 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
+
+
+def topic_positions(model: ReviewTopicModel) -> pd.DataFrame:
+    """2-D map positions of the topics (``topic_id``, ``x``, ``y``): the first two principal
+    components of the normalised topic embeddings, so nearby topics are similar in meaning.
+    Deterministic (SVD, signs fixed); the outlier topic -1 is left out."""
+    model._check_fitted()
+    offset = model.model_._outliers
+    vectors = np.asarray(model.model_.topic_embeddings_, dtype=np.float64)[offset:]
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+    ids = np.arange(len(vectors))
+    if len(vectors) < 3:
+        return pd.DataFrame({"topic_id": ids, "x": ids.astype(float), "y": 0.0})
+    centred = vectors - vectors.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    xy = u[:, :2] * s[:2]
+    signs = np.sign(xy[np.abs(xy).argmax(axis=0), [0, 1]])
+    xy *= np.where(signs == 0, 1, signs)
+    return pd.DataFrame({"topic_id": ids, "x": xy[:, 0], "y": xy[:, 1]})

@@ -306,7 +306,8 @@ def topic_map(topic_info: pd.DataFrame, max_labels: int = 12) -> Figure | None:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.spines[:].set_visible(False)
-        ax.set_title("Topic map (bubble area: reviews; distance: dissimilarity of top words)", loc="left")
+        basis = "meaning (topic embeddings)" if {"x", "y"} <= set(info.columns) else "top words"
+        ax.set_title(f"Topic map (bubble area: reviews; distance: dissimilarity of {basis})", loc="left")
         fig.tight_layout()
     return fig
 
