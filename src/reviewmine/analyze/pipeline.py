@@ -14,17 +14,16 @@ writes, next to it:
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from reviewmine import __version__
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import FactorCoder
 from reviewmine.errors import InputError
+from reviewmine.versions import software_versions
 
 BATCH = 5000
 REVIEW_COLUMNS = [
@@ -50,18 +49,6 @@ class AnalyzeSummary:
     languages: list[str] = field(default_factory=list)
     finished_at: str = ""
     software: dict = field(default_factory=dict)
-
-
-def _software() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"reviewmine": __version__, "python": platform.python_version()}
-    for pkg in ("vaderSentiment", "scikit-learn", "pandas", "pyarrow", "bertopic", "model2vec"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    return out
 
 
 def analyze(
@@ -151,7 +138,7 @@ def analyze(
     if topics and len(reviews):
         summary.topics, summary.topic_outlier_share = _topics(reviews, out, embeddings, seed)
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    summary.software = _software()
+    summary.software = software_versions()
     (out / "analyze_summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
 

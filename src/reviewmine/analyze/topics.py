@@ -481,14 +481,9 @@ class ReviewTopicModel:
     def manifest(self) -> dict:
         """Parameters, corpus hash and package versions of the fitted model."""
         self._check_fitted()
-        from importlib.metadata import PackageNotFoundError, version
+        from reviewmine.versions import software_versions
 
-        versions = {}
-        for package in ("reviewmine", "bertopic", "model2vec", "scikit-learn", "numpy"):
-            try:
-                versions[package] = version(package)
-            except PackageNotFoundError:
-                versions[package] = None
+        versions = software_versions(("bertopic", "model2vec", "scikit-learn", "numpy"))
         params = {
             k: getattr(self, k)
             for k in (

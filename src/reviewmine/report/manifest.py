@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from reviewmine import __version__
+from reviewmine import versions
 from reviewmine.errors import InputError
 
 MANIFEST_NAME = "manifest.json"
@@ -38,13 +36,7 @@ def file_sha256(path: str | Path) -> str:
 
 def software_versions() -> dict[str, str]:
     """Versions of Python, reviewmine and the packages that shape the report's numbers."""
-    found = {"python": platform.python_version(), "reviewmine": __version__}
-    for pkg in PACKAGES:
-        try:
-            found[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    return found
+    return versions.software_versions(PACKAGES)
 
 
 def _describe(path: Path, base: Path) -> dict:
