@@ -148,12 +148,17 @@ def code(
     no_model: Annotated[bool, typer.Option("--no-model", help="Cues only: no learned weights.")] = False,
 ) -> None:
     """Code each row with engagement factors: codes, polarity, evidence sentence, sentiment."""
+    from reviewmine.analyze.codebook import load_codebook
     from reviewmine.analyze.coding import code as run_code
+    from reviewmine.analyze.factors import FactorCoder
 
-    result = run_code(input, out, text_col, id_col, title_col, codebook, use_model=not no_model)
+    coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=not no_model)
+    result = run_code(input, out, text_col, id_col, title_col, coder=coder)
     coded = int((result["n_codes"] > 0).sum()) if len(result) else 0
-    out_msg = f"coded {len(result):,} rows ({coded:,} with at least one code) -> {out}"
-    console.print(out_msg, highlight=False)
+    console.print(
+        f"coded {len(result):,} rows ({coded:,} with at least one code; method: {coder.method}) -> {out}",
+        highlight=False,
+    )
 
 
 @app.command()

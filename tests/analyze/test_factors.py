@@ -67,3 +67,27 @@ def test_custom_codebook_without_model_labels_falls_back_to_cues(tmp_path):
     coder = FactorCoder(load_codebook(path))
     assert coder.method == "cues"
     assert coder.code_texts(["Too many ads, unbearable"])[0].serialised == "ads:barrier"
+
+
+def test_codes_the_model_lacks_are_found_by_their_cues(coder):
+    assert coder.method == "cues+model"
+    assert coder.cue_only_codes == {c for c in coder.codebook.ids if c not in coder.presence.labels}
+    missing = sorted(coder.cue_only_codes)
+    if "digital_skills" in missing:
+        coded = coder.code_texts(["I am not tech savvy and got lost in it"])[0]
+        assert "digital_skills:" in coded.serialised
+
+
+def test_user_codes_added_to_the_shipped_codebook_use_cues_beside_the_model(tmp_path):
+    import yaml
+
+    from reviewmine.analyze.codebook import shipped_codebook_path
+
+    data = yaml.safe_load(shipped_codebook_path().read_text())
+    data["codes"].append({"id": "ads", "category": "technology", "description": "Advertising", "cues": ["ads?"]})
+    path = tmp_path / "extended.yaml"
+    path.write_text(yaml.safe_dump(data))
+    coder = FactorCoder(load_codebook(path))
+    assert coder.method == "cues+model" and "ads" in coder.cue_only_codes
+    codes = coder.code_texts(["Way too many ads and it crashes every time I open it"])[0].serialised
+    assert "ads:barrier" in codes and "technical_issues:barrier" in codes

@@ -136,6 +136,7 @@ class FactorCoder:
         self.sentence_model: LinearTextModel | None = None
         self.thresholds: dict[str, float] = {}
         self.review_weight = 1.0
+        self.cue_only_codes: set[str] = set(self.codebook.ids)
         model_dir = Path(model_dir) if model_dir else shipped_model_path(PRESENCE_MODEL).parent
         if use_model and (model_dir / PRESENCE_MODEL).is_file():
             presence = LinearTextModel.load(model_dir / PRESENCE_MODEL)
@@ -146,9 +147,12 @@ class FactorCoder:
                 meta = json.loads((model_dir / "coder.json").read_text())
                 self.thresholds = meta["thresholds"]
                 self.review_weight = float(meta["review_weight"])
+                # Codes the model has too few examples for (or a user added) are found by cues.
+                self.cue_only_codes = set(self.codebook.ids) - set(presence.labels)
 
     @property
     def method(self) -> str:
+        """``cues+model`` (codes the model knows; cues for the rest) or ``cues`` only."""
         return "cues+model" if self.presence is not None else "cues"
 
     def code_texts(self, texts: list[str], titles: list[str] | None = None) -> list[CodedReview]:
@@ -177,10 +181,9 @@ class FactorCoder:
         for i in range(len(fulls)):
             sents = sentiments[i].sentences
             n = len(sents)
+            chosen = [c for c in self._decide_cues(sents, cue_hits[i]) if c[0] in self.cue_only_codes]
             if self.presence is not None:
-                chosen = self._decide_model(review_p[i], sentence_p[offset : offset + n], sents, cue_hits[i])
-            else:
-                chosen = self._decide_cues(sents, cue_hits[i])
+                chosen += self._decide_model(review_p[i], sentence_p[offset : offset + n], sents, cue_hits[i])
             offset += n
             decisions.append(chosen)
         polarities = iter(self._polarities(decisions, sentiments))
