@@ -61,3 +61,23 @@ def test_analyze_without_processed_data_says_what_to_run(tmp_path):
     result = runner.invoke(app, ["analyze", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "reviewmine process" in result.output
+
+
+def test_streaming_in_small_batches_gives_the_same_outputs(analysed, tmp_path, monkeypatch):
+    """Many batches, the first with no app versions at all: same rows as one batch."""
+    import shutil
+
+    from reviewmine.analyze import pipeline
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(analysed / "processed", data_dir / "processed")
+    reviews = pd.read_parquet(data_dir / "processed" / "reviews.parquet")
+    reviews.loc[reviews.index[:60], "app_version"] = None
+    reviews.to_parquet(data_dir / "processed" / "reviews.parquet", index=False)
+    monkeypatch.setattr(pipeline, "BATCH", 50)
+    summary = pipeline.analyze(data_dir, topics=False)
+    one = pd.read_parquet(analysed / "processed" / "review_scores.parquet").set_index("review_key")
+    many = pd.read_parquet(data_dir / "processed" / "review_scores.parquet").set_index("review_key")
+    assert summary.analysed == len(many) == len(one)
+    assert (many.loc[one.index, "codes"] == one["codes"]).all()
+    assert many["app_version"].isna().sum() >= 50
