@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
-from reviewmine.analyze.factors import CodedReview, FactorCoder
+from reviewmine.analyze.factors import CodedReview, FactorCoder, code_batches
 from reviewmine.io import read_table, write_frame
 
 BATCH = 5000
-_WORKER_CODER: FactorCoder | None = None
-
-
-def _code_batch(batch: tuple[list[str], list[str]]) -> pd.DataFrame:
-    texts, titles = batch
-    return coded_rows(_WORKER_CODER.code_texts(texts, titles))
 
 
 def coded_rows(results: list[CodedReview]) -> pd.DataFrame:
@@ -66,19 +58,8 @@ def code(
         coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
     texts = df[text_col].astype(str).tolist()
     titles = df[title_col].astype(str).tolist() if title_col else [""] * len(texts)
-    batches = [(texts[i : i + BATCH], titles[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
-    workers = min(workers or os.cpu_count() or 1, len(batches))
-    if workers > 1 and "fork" in mp.get_all_start_methods():
-        # The coder is pure Python for the most part (VADER, regexes): use every core.
-        global _WORKER_CODER
-        _WORKER_CODER = coder
-        try:
-            with mp.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_code_batch, batches)
-        finally:
-            _WORKER_CODER = None
-    else:
-        parts = [coded_rows(coder.code_texts(t, ti)) for t, ti in batches]
+    batches = ((texts[i : i + BATCH], titles[i : i + BATCH]) for i in range(0, len(texts), BATCH))
+    parts = [coded_rows(results) for results in code_batches(coder, batches, workers)]
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])
     result.insert(0, "uid", df[id_col].astype(str).to_numpy())
     write_frame(result, out)

@@ -18,7 +18,10 @@ How a review is coded (every step leaves a trace in the output):
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,6 +237,48 @@ class FactorCoder:
             for code in hits:
                 chosen.setdefault(code, (code, 1.0, j))
         return list(chosen.values())
+
+
+_FORKED_CODER: FactorCoder | None = None
+
+
+def _code_in_worker(batch: tuple[list[str], list[str] | None]) -> list[CodedReview]:
+    return _FORKED_CODER.code_texts(*batch)
+
+
+def code_batches(
+    coder: FactorCoder, batches: Iterable[tuple[list[str], list[str] | None]], workers: int | None = None
+) -> Iterator[list[CodedReview]]:
+    """Code ``(texts, titles)`` batches in order, on every core.
+
+    The coder is mostly pure Python (VADER, regexes, hashing), so batches go to forked
+    worker processes, a few at a time so memory stays bounded; a single batch, or a
+    platform without ``fork``, is coded in this process.
+    """
+    iterator = iter(batches)
+    first = next(iterator, None)
+    if first is None:
+        return
+    second = next(iterator, None)
+    workers = workers or os.cpu_count() or 1
+    if second is None or workers < 2 or "fork" not in mp.get_all_start_methods():
+        for batch in (first, second, *iterator) if second is not None else (first,):
+            yield coder.code_texts(*batch)
+        return
+    global _FORKED_CODER
+    _FORKED_CODER = coder
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            window = [first, second]
+            for batch in iterator:
+                window.append(batch)
+                if len(window) == 2 * workers:
+                    yield from pool.map(_code_in_worker, window)
+                    window = []
+            if window:
+                yield from pool.map(_code_in_worker, window)
+    finally:
+        _FORKED_CODER = None
 
 
 def combine_presence(review_p: np.ndarray, sentence_max: np.ndarray, review_weight: float) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
-from reviewmine.analyze.factors import FactorCoder
+from reviewmine.analyze.factors import FactorCoder, code_batches
 from reviewmine.errors import InputError
 from reviewmine.versions import software_versions
 
@@ -83,8 +83,16 @@ def analyze(
     sample = _Reservoir(TOPIC_SAMPLE, seed)
     schemas = _output_schemas(source)
     with _Outputs(out, ("review_scores", "codes", "sentences"), schemas) as outputs:
-        for reviews in _analysable_batches(source, languages, include_spam, summary):
-            results = coder.code_texts(reviews["text"].tolist(), reviews["title"].fillna("").tolist())
+        batches = _analysable_batches(source, languages, include_spam, summary)
+        pending: list[pd.DataFrame] = []  # frames handed to the coder, waiting for their results
+
+        def texts():
+            for reviews in batches:
+                pending.append(reviews)
+                yield reviews["text"].tolist(), reviews["title"].fillna("").tolist()
+
+        for results in code_batches(coder, texts()):
+            reviews = pending.pop(0)
             scores, codes, sentences = _frames(reviews, results, category)
             outputs.append("review_scores", scores)
             outputs.append("codes", codes)
