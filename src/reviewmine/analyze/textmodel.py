@@ -135,7 +135,7 @@ class LinearTextModel:
             lr = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight, solver="liblinear")
             lr.fit(x, y)
             coef = lr.coef_[0].astype(np.float32)
-            coef[np.abs(coef) < 1e-3] = 0.0  # keeps the shipped file small
+            coef[np.abs(coef) < 0.02] = 0.0  # negligible weights dropped: keeps the shipped files small
             model.coef[k] = coef
             model.intercept[k] = lr.intercept_[0]
         return model
