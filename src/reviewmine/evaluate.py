@@ -25,7 +25,7 @@ from reviewmine.analyze.codebook import (
     parse_codes,
 )
 from reviewmine.errors import InputError
-from reviewmine.io import read_table, write_frame
+from reviewmine.io import excel_safe, read_table, write_frame
 
 SHEET_VALUES = {"b": "barrier", "f": "facilitator", "n": "neutral"}
 MIN_SUPPORT = 5
@@ -264,7 +264,7 @@ def sample_for_coding(
 
 def _write_sheet_xlsx(df: pd.DataFrame, path: Path, cb: Codebook) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        df.to_excel(xl, sheet_name="coding", index=False)
+        excel_safe(df).to_excel(xl, sheet_name="coding", index=False)
         pd.DataFrame(
             [{"id": c.id, "category": c.category, "description": c.description,
               "barrier example": "; ".join(c.barrier_examples),
