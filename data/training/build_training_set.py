@@ -12,7 +12,7 @@ import sys
 
 import pandas as pd
 
-MIT = {"et6_cdsp_group20", "et6_cdsp_group20_mixed", "meditation_proj", "mhard_sample"}
+from reviewmine.analyze.train import MIT_DATASETS as MIT
 
 dev = pd.read_csv(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/reviews_dev.csv",
                   dtype=str, keep_default_na=False).set_index("uid")

@@ -8,10 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
-from reviewmine.analyze.factors import CodedReview, FactorCoder, code_batches
+from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
 from reviewmine.io import read_table, write_frame
-
-BATCH = 5000
 
 
 def coded_rows(results: list[CodedReview]) -> pd.DataFrame:

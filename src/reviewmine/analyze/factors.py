@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook, parse_codes
-from reviewmine.analyze.sentences import split_sentences
+from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook
 from reviewmine.analyze.sentiment import (
     DomainVader,
     SentimentResult,
@@ -40,6 +39,7 @@ from reviewmine.analyze.textmodel import LinearTextModel
 PRESENCE_MODEL = "coder_presence.npz"
 POLARITY_MODEL = "coder_polarity.npz"
 SENTENCE_MODEL = "coder_sentence.npz"
+BATCH = 5000  # reviews per batch: coded together, and the unit handed to a worker
 MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
 _WORD = re.compile(r"[a-z']+")
 
@@ -171,7 +171,7 @@ class FactorCoder:
         sentiments = self.sentiment.score_many(fulls)
         sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
         cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
-        review_cues = [_merge(hits) for hits in cue_hits]
+        review_cues = [merge_cue_hits(hits) for hits in cue_hits]
         if self.presence is not None:
             review_p = self.presence.proba([presence_text(f, c) for f, c in zip(fulls, review_cues, strict=True)])
             flat = [
@@ -286,141 +286,9 @@ def combine_presence(review_p: np.ndarray, sentence_max: np.ndarray, review_weig
     return review_weight * review_p + (1.0 - review_weight) * sentence_max
 
 
-def _merge(hits: list[dict[str, list[str]]]) -> dict[str, list[str]]:
+def merge_cue_hits(hits: list[dict[str, list[str]]]) -> dict[str, list[str]]:
     merged: dict[str, list[str]] = {}
     for h in hits:
         for code, cues in h.items():
             merged.setdefault(code, []).extend(cues)
     return merged
-
-
-# --------------------------------------------------------------------------- training
-def _evidence_sentence(full: str, span: list[int] | None, sentences: list[str]) -> str:
-    """The sentence of ``full`` that overlaps most with the coder's evidence span (the whole
-    text when the span is unknown). Sentences are located by their offsets in ``full``."""
-    if not span:
-        return full
-    best, best_overlap, pos = full[span[0] : span[1]], 0, 0
-    for sentence in sentences:
-        start = full.find(sentence, pos)
-        if start < 0:
-            continue
-        end = start + len(sentence)
-        pos = end
-        overlap = min(end, span[1]) - max(start, span[0])
-        if overlap > best_overlap:
-            best, best_overlap = sentence, overlap
-    return best
-
-
-def load_training_set(training_csv: Path, dev_csv: Path | None = None):
-    """Hand-coded reviews with texts (joined from the development corpus where not shipped)."""
-    import pandas as pd
-
-    df = pd.read_csv(training_csv, dtype=str, keep_default_na=False)
-    missing = df["text"] == ""
-    if missing.any():
-        if dev_csv is None or not Path(dev_csv).is_file():
-            df = df[~missing]
-        else:
-            dev = pd.read_csv(dev_csv, dtype=str, keep_default_na=False).set_index("uid")
-            df.loc[missing, "title"] = dev.loc[df.loc[missing, "uid"], "title"].to_numpy()
-            df.loc[missing, "text"] = dev.loc[df.loc[missing, "uid"], "text"].to_numpy()
-    return df.reset_index(drop=True)
-
-
-def train_coder(training_csv: Path, out: Path, dev_csv: Path | None = None, folds: int = 5, seed: int = 13) -> dict:
-    """Train presence and polarity models on hand-coded reviews; thresholds by cross-validation."""
-    from sklearn.metrics import f1_score
-    from sklearn.model_selection import KFold
-
-    df = load_training_set(training_csv, dev_csv)
-    codebook = load_codebook()
-    matcher = CueMatcher(codebook)
-    scorer = SentimentScorer()
-    vader = scorer.vader
-    fulls = [f"{t}. {x}" if t.strip() else x for t, x in zip(df["title"], df["text"], strict=True)]
-    review_sentiment = [r.score for r in scorer.score_many(fulls)]
-    sentence_lists = [split_sentences(f) for f in fulls]
-    cue_texts = [
-        presence_text(f, _merge(matcher.match_sentences(sents)))
-        for f, sents in zip(fulls, sentence_lists, strict=True)
-    ]
-    parsed = [parse_codes(c) for c in df["codes"]]
-    labels = [c for c in codebook.ids if sum(c in p for p in parsed) >= 3]
-    y = np.array([[1 if c in p else 0 for c in labels] for p in parsed])
-
-    # Sentence examples: a sentence is positive for a code when it holds the coder's evidence.
-    sent_texts, sent_review, sent_y = [], [], []
-    for i, (full, sents, spans) in enumerate(zip(fulls, sentence_lists, df["evidence_spans"], strict=True)):
-        spans = json.loads(spans or "{}")
-        evidence = {c: _evidence_sentence(full, spans.get(c), sents) for c in parsed[i] if spans.get(c)}
-        for sentence, hits in zip(sents, matcher.match_sentences(sents), strict=True):
-            sent_texts.append(presence_text(sentence, hits))
-            sent_review.append(i)
-            sent_y.append([1 if evidence.get(c) == sentence else 0 for c in labels])
-    sent_review, sent_y = np.array(sent_review), np.array(sent_y)
-
-    # Out-of-fold probabilities (folds by review) to choose the review/sentence blend and a
-    # per-code threshold that maximises F1.
-    def fit_presence(texts, targets):
-        return LinearTextModel.fit(texts, targets, labels, c=8.0, class_weight="balanced")
-
-    oof_review, oof_sentence = np.zeros(y.shape), np.zeros(y.shape)
-    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(cue_texts):
-        oof_review[te] = fit_presence([cue_texts[i] for i in tr], y[tr]).proba([cue_texts[i] for i in te])
-        in_tr, in_te = np.isin(sent_review, tr), np.isin(sent_review, te)
-        model = fit_presence([t for t, m in zip(sent_texts, in_tr, strict=True) if m], sent_y[in_tr])
-        probs = model.proba([t for t, m in zip(sent_texts, in_te, strict=True) if m])
-        np.maximum.at(oof_sentence, sent_review[in_te], probs)
-
-    def tune(oof):
-        thresholds, f1s, predicted = {}, {}, np.zeros(y.shape, dtype=bool)
-        for k, code in enumerate(labels):
-            grid = np.arange(0.1, 0.91, 0.05)
-            scores = [f1_score(y[:, k], oof[:, k] >= t, zero_division=0) for t in grid]
-            best = int(np.argmax(scores))
-            thresholds[code], f1s[code] = round(float(grid[best]), 2), round(float(scores[best]), 3)
-            predicted[:, k] = oof[:, k] >= grid[best]
-        micro = f1_score(y.ravel(), predicted.ravel())
-        return thresholds, f1s, micro
-
-    blends = {w: tune(combine_presence(oof_review, oof_sentence, w)) for w in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)}
-    review_weight = max(blends, key=lambda w: blends[w][2])
-    thresholds, cv_f1, cv_micro = blends[review_weight]
-    fit_presence(cue_texts, y).save(out / PRESENCE_MODEL)
-    fit_presence(sent_texts, sent_y).save(out / SENTENCE_MODEL)
-
-    # Polarity: one example per (review, code) from the evidence sentence.
-    pol_texts, pol_y = [], []
-    for full, sents, codes, spans, rs in zip(
-        fulls, sentence_lists, parsed, df["evidence_spans"], review_sentiment, strict=True
-    ):
-        spans = json.loads(spans or "{}")
-        for code, polarity in sorted(codes.items()):
-            if polarity == "neutral":
-                continue
-            sentence = _evidence_sentence(full, spans.get(code), sents)
-            pol_texts.append(polarity_text(code, sentence, vader.sentence(sentence), rs))
-            pol_y.append(1 if polarity == "facilitator" else 0)
-    pol_y = np.array(pol_y)
-    oof_pol = np.zeros(len(pol_y))
-    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(pol_texts):
-        m = LinearTextModel.fit([pol_texts[i] for i in tr], pol_y[tr, None], ["facilitator"], c=4.0)
-        oof_pol[te] = m.proba([pol_texts[i] for i in te])[:, 0]
-    polarity = LinearTextModel.fit(pol_texts, pol_y[:, None], ["facilitator"], c=4.0)
-    polarity.save(out / POLARITY_MODEL)
-
-    report = {
-        "training_reviews": len(df),
-        "labels": labels,
-        "review_weight": review_weight,
-        "thresholds": thresholds,
-        "cv_micro_f1_presence": round(float(cv_micro), 3),
-        "cv_micro_f1_presence_by_blend": {str(w): round(float(b[2]), 3) for w, b in blends.items()},
-        "cv_f1_presence": cv_f1,
-        "cv_polarity_accuracy": round(float(((oof_pol >= 0.5) == pol_y).mean()), 3),
-        "polarity_examples": len(pol_y),
-    }
-    (out / "coder.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report

@@ -22,11 +22,10 @@ import numpy as np
 import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
-from reviewmine.analyze.factors import FactorCoder, code_batches
+from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
 from reviewmine.errors import InputError
 from reviewmine.versions import software_versions
 
-BATCH = 5000
 REVIEW_COLUMNS = [
     "review_key", "store", "app", "at", "month", "app_version", "version_major_minor",
     "rating", "title", "text", "language", "is_english", "is_spam",

@@ -20,7 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reviewmine.analyze.sentiment import DomainVader, shipped_model_path
+from reviewmine.analyze.codebook import load_codebook, parse_codes
+from reviewmine.analyze.factors import (
+    POLARITY_MODEL,
+    PRESENCE_MODEL,
+    SENTENCE_MODEL,
+    CueMatcher,
+    combine_presence,
+    merge_cue_hits,
+    polarity_text,
+    presence_text,
+)
+from reviewmine.analyze.sentences import split_sentences
+from reviewmine.analyze.sentiment import DomainVader, SentimentScorer, shipped_model_path
 from reviewmine.analyze.textmodel import LinearTextModel
 
 MIT_DATASETS = ("et6_cdsp_group20", "et6_cdsp_group20_mixed", "meditation_proj", "mhard_sample")
@@ -205,8 +217,7 @@ def cross_app(training_csv: Path, dev_csv: Path, min_reviews: int = 100) -> dict
     hand-coded reviews, then code them. Estimates accuracy on apps the coder never saw."""
     import tempfile
 
-    from reviewmine.analyze.codebook import load_codebook, parse_codes
-    from reviewmine.analyze.factors import FactorCoder, load_training_set, train_coder
+    from reviewmine.analyze.factors import FactorCoder
     from reviewmine.evaluate import compare
 
     df = load_training_set(training_csv, dev_csv)
@@ -226,6 +237,137 @@ def cross_app(training_csv: Path, dev_csv: Path, min_reviews: int = 100) -> dict
         _, summary = compare(gold, pred, codebook)
         results[app] = {k: summary[k] for k in ("reviews", "micro_f1", "micro_f1_code_only", "polarity_accuracy")}
     return results
+
+
+def _evidence_sentence(full: str, span: list[int] | None, sentences: list[str]) -> str:
+    """The sentence of ``full`` that overlaps most with the coder's evidence span (the whole
+    text when the span is unknown). Sentences are located by their offsets in ``full``."""
+    if not span:
+        return full
+    best, best_overlap, pos = full[span[0] : span[1]], 0, 0
+    for sentence in sentences:
+        start = full.find(sentence, pos)
+        if start < 0:
+            continue
+        end = start + len(sentence)
+        pos = end
+        overlap = min(end, span[1]) - max(start, span[0])
+        if overlap > best_overlap:
+            best, best_overlap = sentence, overlap
+    return best
+
+
+def load_training_set(training_csv: Path, dev_csv: Path | None = None):
+    """Hand-coded reviews with texts (joined from the development corpus where not shipped)."""
+    import pandas as pd
+
+    df = pd.read_csv(training_csv, dtype=str, keep_default_na=False)
+    missing = df["text"] == ""
+    if missing.any():
+        if dev_csv is None or not Path(dev_csv).is_file():
+            df = df[~missing]
+        else:
+            dev = pd.read_csv(dev_csv, dtype=str, keep_default_na=False).set_index("uid")
+            df.loc[missing, "title"] = dev.loc[df.loc[missing, "uid"], "title"].to_numpy()
+            df.loc[missing, "text"] = dev.loc[df.loc[missing, "uid"], "text"].to_numpy()
+    return df.reset_index(drop=True)
+
+
+def train_coder(training_csv: Path, out: Path, dev_csv: Path | None = None, folds: int = 5, seed: int = 13) -> dict:
+    """Train presence and polarity models on hand-coded reviews; thresholds by cross-validation."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import KFold
+
+    df = load_training_set(training_csv, dev_csv)
+    codebook = load_codebook()
+    matcher = CueMatcher(codebook)
+    scorer = SentimentScorer()
+    vader = scorer.vader
+    fulls = [f"{t}. {x}" if t.strip() else x for t, x in zip(df["title"], df["text"], strict=True)]
+    review_sentiment = [r.score for r in scorer.score_many(fulls)]
+    sentence_lists = [split_sentences(f) for f in fulls]
+    cue_texts = [
+        presence_text(f, merge_cue_hits(matcher.match_sentences(sents)))
+        for f, sents in zip(fulls, sentence_lists, strict=True)
+    ]
+    parsed = [parse_codes(c) for c in df["codes"]]
+    labels = [c for c in codebook.ids if sum(c in p for p in parsed) >= 3]
+    y = np.array([[1 if c in p else 0 for c in labels] for p in parsed])
+
+    # Sentence examples: a sentence is positive for a code when it holds the coder's evidence.
+    sent_texts, sent_review, sent_y = [], [], []
+    for i, (full, sents, spans) in enumerate(zip(fulls, sentence_lists, df["evidence_spans"], strict=True)):
+        spans = json.loads(spans or "{}")
+        evidence = {c: _evidence_sentence(full, spans.get(c), sents) for c in parsed[i] if spans.get(c)}
+        for sentence, hits in zip(sents, matcher.match_sentences(sents), strict=True):
+            sent_texts.append(presence_text(sentence, hits))
+            sent_review.append(i)
+            sent_y.append([1 if evidence.get(c) == sentence else 0 for c in labels])
+    sent_review, sent_y = np.array(sent_review), np.array(sent_y)
+
+    # Out-of-fold probabilities (folds by review) to choose the review/sentence blend and a
+    # per-code threshold that maximises F1.
+    def fit_presence(texts, targets):
+        return LinearTextModel.fit(texts, targets, labels, c=8.0, class_weight="balanced")
+
+    oof_review, oof_sentence = np.zeros(y.shape), np.zeros(y.shape)
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(cue_texts):
+        oof_review[te] = fit_presence([cue_texts[i] for i in tr], y[tr]).proba([cue_texts[i] for i in te])
+        in_tr, in_te = np.isin(sent_review, tr), np.isin(sent_review, te)
+        model = fit_presence([t for t, m in zip(sent_texts, in_tr, strict=True) if m], sent_y[in_tr])
+        probs = model.proba([t for t, m in zip(sent_texts, in_te, strict=True) if m])
+        np.maximum.at(oof_sentence, sent_review[in_te], probs)
+
+    def tune(oof):
+        thresholds, f1s, predicted = {}, {}, np.zeros(y.shape, dtype=bool)
+        for k, code in enumerate(labels):
+            grid = np.arange(0.1, 0.91, 0.05)
+            scores = [f1_score(y[:, k], oof[:, k] >= t, zero_division=0) for t in grid]
+            best = int(np.argmax(scores))
+            thresholds[code], f1s[code] = round(float(grid[best]), 2), round(float(scores[best]), 3)
+            predicted[:, k] = oof[:, k] >= grid[best]
+        micro = f1_score(y.ravel(), predicted.ravel())
+        return thresholds, f1s, micro
+
+    blends = {w: tune(combine_presence(oof_review, oof_sentence, w)) for w in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)}
+    review_weight = max(blends, key=lambda w: blends[w][2])
+    thresholds, cv_f1, cv_micro = blends[review_weight]
+    fit_presence(cue_texts, y).save(out / PRESENCE_MODEL)
+    fit_presence(sent_texts, sent_y).save(out / SENTENCE_MODEL)
+
+    # Polarity: one example per (review, code) from the evidence sentence.
+    pol_texts, pol_y = [], []
+    for full, sents, codes, spans, rs in zip(
+        fulls, sentence_lists, parsed, df["evidence_spans"], review_sentiment, strict=True
+    ):
+        spans = json.loads(spans or "{}")
+        for code, polarity in sorted(codes.items()):
+            if polarity == "neutral":
+                continue
+            sentence = _evidence_sentence(full, spans.get(code), sents)
+            pol_texts.append(polarity_text(code, sentence, vader.sentence(sentence), rs))
+            pol_y.append(1 if polarity == "facilitator" else 0)
+    pol_y = np.array(pol_y)
+    oof_pol = np.zeros(len(pol_y))
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(pol_texts):
+        m = LinearTextModel.fit([pol_texts[i] for i in tr], pol_y[tr, None], ["facilitator"], c=4.0)
+        oof_pol[te] = m.proba([pol_texts[i] for i in te])[:, 0]
+    polarity = LinearTextModel.fit(pol_texts, pol_y[:, None], ["facilitator"], c=4.0)
+    polarity.save(out / POLARITY_MODEL)
+
+    report = {
+        "training_reviews": len(df),
+        "labels": labels,
+        "review_weight": review_weight,
+        "thresholds": thresholds,
+        "cv_micro_f1_presence": round(float(cv_micro), 3),
+        "cv_micro_f1_presence_by_blend": {str(w): round(float(b[2]), 3) for w, b in blends.items()},
+        "cv_f1_presence": cv_f1,
+        "cv_polarity_accuracy": round(float(((oof_pol >= 0.5) == pol_y).mean()), 3),
+        "polarity_examples": len(pol_y),
+    }
+    (out / "coder.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def main() -> None:
@@ -261,8 +403,6 @@ def main() -> None:
     if args.what == "sentiment":
         print(json.dumps(train_sentiment(args.dev, out), indent=2))
     else:
-        from reviewmine.analyze.factors import train_coder
-
         print(json.dumps(train_coder(args.training, out, args.dev), indent=2))
 
 
