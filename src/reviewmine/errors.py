@@ -21,3 +21,7 @@ class CodebookError(ReviewmineError):
 
 class CatalogError(ReviewmineError):
     """A catalog file that does not validate."""
+
+
+class ModelError(ReviewmineError):
+    """A model file that cannot be used (missing, or built by an incompatible version)."""

@@ -91,3 +91,32 @@ def test_user_codes_added_to_the_shipped_codebook_use_cues_beside_the_model(tmp_
     assert coder.method == "cues+model" and "ads" in coder.cue_only_codes
     codes = coder.code_texts(["Way too many ads and it crashes every time I open it"])[0].serialised
     assert "ads:barrier" in codes and "technical_issues:barrier" in codes
+
+def test_required_literals_and_prefiltered_cues_agree_with_plain_regexes():
+    import re
+
+    from reviewmine.analyze.codebook import load_codebook
+    from reviewmine.analyze.factors import CueMatcher, required_literals
+
+    assert required_literals(r"(a|)b?") is None
+    assert required_literals(r"x{2,}yz") == {"yz"}
+    assert required_literals(r"help(s|ed)? me|paid") == {"help", "paid"}
+    codebook = load_codebook()
+    matcher = CueMatcher(codebook)
+    plain = {
+        c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
+        for c in codebook.codes
+        if c.cues
+    }
+    sentences = [
+        "It crashes every time and the PAYWALL is insane",
+        "My therapist recommended it; helps me sleep",
+        "Woebot doesn't understand me at all",
+        "no code here at all",
+        "",
+    ]
+    for sentence, hits in zip(sentences, matcher.match_sentences(sentences), strict=True):
+        expected = {
+            code: [m.group(0).lower() for m in p.finditer(sentence)] for code, p in plain.items() if p.search(sentence)
+        }
+        assert hits == expected

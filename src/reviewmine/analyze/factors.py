@@ -71,14 +71,24 @@ class CodedReview:
 
 class CueMatcher:
     """Finds the codebook's cue patterns in sentences (case-insensitive, whole words: a cue
-    never matches inside a longer word, and cues may start or end with "$" or ".")."""
+    never matches inside a longer word, and cues may start or end with "$" or ".").
+
+    Text is lower-cased once; a code's pattern only runs on a review that contains one of
+    the literal strings every match of that pattern must contain (``required_literals``).
+    """
 
     def __init__(self, codebook: Codebook):
-        self.patterns = {
-            c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
-            for c in codebook.codes
-            if c.cues
-        }
+        self.patterns: dict[str, re.Pattern] = {}
+        self.literals: dict[str, tuple[str, ...] | None] = {}
+        for c in codebook.codes:
+            if not c.cues:
+                continue
+            source = r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)"
+            flags = 0 if source == source.lower() else re.IGNORECASE
+            self.patterns[c.id] = re.compile(source, flags)
+            literals = required_literals(source)
+            self.literals[c.id] = frozenset(x.lower() for x in literals) if literals else None
+        self.all_literals = tuple(sorted(set().union(*(x for x in self.literals.values() if x))))
 
     def match(self, sentence: str) -> dict[str, list[str]]:
         """Cue hits of one sentence: ``{code: [matched words]}``."""
@@ -86,17 +96,58 @@ class CueMatcher:
 
     def match_sentences(self, sentences: list[str]) -> list[dict[str, list[str]]]:
         """Cue hits per sentence; codes whose cues are nowhere in the review are skipped early."""
-        joined = "\n".join(sentences)
-        present = [(code, p) for code, p in self.patterns.items() if p.search(joined)]
+        lowered = [s.lower() for s in sentences]
+        joined = "\n".join(lowered)
+        found_literals = {x for x in self.all_literals if x in joined}
+        present = [
+            (code, pattern)
+            for code, pattern in self.patterns.items()
+            if ((lits := self.literals[code]) is None or not lits.isdisjoint(found_literals)) and pattern.search(joined)
+        ]
         result = []
-        for sentence in sentences:
+        for sentence in lowered:
             hits = {}
             for code, pattern in present:
-                found = [m.group(0).lower() for m in pattern.finditer(sentence)]
+                found = pattern.findall(sentence) if pattern.groups == 0 else [m.group(0) for m in pattern.finditer(sentence)]
                 if found:
                     hits[code] = found
             result.append(hits)
         return result
+
+
+def required_literals(pattern: str) -> set[str] | None:
+    """Strings of which every match of ``pattern`` contains at least one (``None``: no such
+    set found). A cheap ``in`` test on them lets a review skip the regex entirely."""
+    import re._constants as C
+    import re._parser as P
+
+    def required(seq) -> set[str] | None:
+        candidates, run = [], []
+        for op, av in seq:
+            if op is C.LITERAL:
+                run.append(chr(av))
+                continue
+            if run:
+                candidates.append({"".join(run)})
+                run = []
+            found = None
+            if op is C.SUBPATTERN:
+                found = required(av[3])
+            elif op is C.ATOMIC_GROUP:
+                found = required(av)
+            elif op is C.BRANCH:
+                alternatives = [required(a) for a in av[1]]
+                if all(alternatives):
+                    found = set().union(*alternatives)
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[0] >= 1:
+                found = required(av[2])
+            if found:
+                candidates.append(found)
+        if run:
+            candidates.append({"".join(run)})
+        return max(candidates, key=lambda c: min(map(len, c)), default=None)
+
+    return required(P.parse(pattern))
 
 
 def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:

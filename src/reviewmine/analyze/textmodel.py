@@ -16,14 +16,96 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
+from reviewmine.errors import ModelError
+
 N_FEATURES = 2**19
 TOKEN_PATTERN = r"(?u)\b\w[\w']*\b"
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 
+FEATURES_VERSION = 2  # 2: bigram columns mixed from the two word hashes (numpy, fast)
+_MASK64 = (1 << 64) - 1
+
+
+def _word_hash(word: str) -> int:
+    return murmurhash3_32(word, seed=0, positive=True)
+
+
+def _bigram_columns(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Columns of word pairs from the words' 32-bit hashes (a splitmix64-style mixer)."""
+    x = left.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + right.astype(np.uint64)
+    x ^= x >> np.uint64(29)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(32)
+    return (x % np.uint64(N_FEATURES)).astype(np.int64)
+
+
 def feature_index(gram: str) -> int:
-    """Column of a (lower-cased) word or bigram, as the hashing vectorizer computes it."""
-    return abs(murmurhash3_32(gram, seed=0)) % N_FEATURES
+    """Column of a lower-cased word, or of a bigram written as two words and one space."""
+    words = gram.split(" ")
+    if len(words) == 1:
+        return _word_hash(gram) % N_FEATURES
+    left, right = (np.array([_word_hash(w)], dtype=np.uint64) for w in words)
+    return int(_bigram_columns(left, right)[0])
+
+
+class _WordHashes:
+    """Remembers each word's hash: words repeat, so each is hashed once (bounded memory)."""
+
+    limit = 500_000
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.hashes = np.zeros(4096, dtype=np.uint32)
+
+    def of(self, words: list[str]) -> np.ndarray:
+        if len(self.ids) > self.limit:
+            self.__init__()
+        ids = list(map(self.ids.get, words))
+        if None in ids:
+            for k, word in enumerate(words):
+                if ids[k] is None:
+                    ids[k] = self.ids.get(word)
+                    if ids[k] is None:
+                        ids[k] = self._add(word)
+        return self.hashes[np.asarray(ids, dtype=np.int64)]
+
+    def _add(self, word: str) -> int:
+        i = len(self.ids)
+        if i == len(self.hashes):
+            self.hashes = np.concatenate([self.hashes, np.zeros_like(self.hashes)])
+        self.hashes[i] = _word_hash(word)
+        self.ids[word] = i
+        return i
+
+
+_HASHES = _WordHashes()
+
+
+def hashed_counts(texts: list[str]) -> sparse.csr_matrix:
+    """Word uni- and bigram counts of ``texts`` (lower-cased), hashed into ``N_FEATURES`` columns.
+
+    Words are found with ``TOKEN_PATTERN`` and hashed with MurmurHash3 (each distinct
+    word once); a bigram's column is mixed from its two words' hashes in numpy, so no
+    per-bigram string is ever built.
+    """
+    findall = _TOKEN.findall
+    tokenised = [findall(text.lower()) for text in texts]
+    lengths = np.fromiter(map(len, tokenised), dtype=np.int64, count=len(texts))
+    words = [w for tokens in tokenised for w in tokens]
+    hashes = _HASHES.of(words) if words else np.zeros(0, dtype=np.uint32)
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    pair = np.ones(max(len(words) - 1, 0), dtype=bool)
+    ends = np.cumsum(lengths)[lengths > 0] - 1
+    pair[ends[ends < len(pair)]] = False  # no bigram across two texts
+    columns = np.concatenate([hashes.astype(np.int64) % N_FEATURES, _bigram_columns(hashes[:-1][pair], hashes[1:][pair])])
+    rows = np.concatenate([rows, rows[:-1][pair]])
+    keys, counts = np.unique(rows * N_FEATURES + columns, return_counts=True)
+    indptr = np.zeros(len(texts) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(keys // N_FEATURES, minlength=len(texts)), out=indptr[1:])
+    return sparse.csr_matrix(
+        (counts.astype(np.float32), (keys % N_FEATURES).astype(np.int32), indptr), shape=(len(texts), N_FEATURES)
+    )
 
 
 def make_vectorizer() -> HashingVectorizer:
@@ -43,17 +125,24 @@ class LinearTextModel:
     def __init__(self, labels: list[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray):
         self.labels = list(labels)
         self.idf = idf.astype(np.float32)
-        self.coef = coef.astype(np.float32)  # shape (n_labels, N_FEATURES)
+        # Kept as (N_FEATURES, n_labels), C order: a sparse row times it reads contiguous memory.
+        self.weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float32).T)
         self.intercept = intercept.astype(np.float32)
-        self._vectorizer = make_vectorizer()
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Weights as (n_labels, N_FEATURES) (a view: writing to it changes the model)."""
+        return self.weights.T
 
     # -- features -----------------------------------------------------------------
     def features(self, texts: list[str]) -> sparse.csr_matrix:
-        x = self._vectorizer.transform(texts).tocsr()
-        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]  # sublinear tf x idf
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        x = hashed_counts(texts)
+        x.data = (1.0 + np.log(x.data, dtype=np.float32)) * self.idf[x.indices]  # sublinear tf x idf
+        per_row = np.diff(x.indptr)
+        rows = np.repeat(np.arange(len(per_row)), per_row)
+        norms = np.sqrt(np.bincount(rows, weights=x.data * x.data, minlength=len(per_row))).astype(np.float32)
         norms[norms == 0] = 1.0  # texts without a token stay all-zero
-        x.data = x.data / np.repeat(norms, np.diff(x.indptr))
+        x.data /= norms[rows]
         return x
 
     def decision(self, texts: list[str]) -> np.ndarray:
@@ -61,7 +150,7 @@ class LinearTextModel:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         x = self.features(texts)
-        return np.asarray(x @ self.coef.T) + self.intercept
+        return np.asarray(x @ self.weights) + self.intercept
 
     def proba(self, texts: list[str]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision(texts)))
@@ -95,12 +184,19 @@ class LinearTextModel:
             coef_indices=coef.indices,
             coef_indptr=coef.indptr,
             intercept=self.intercept,
+            features_version=np.array(FEATURES_VERSION),
         )
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> LinearTextModel:
         with np.load(path, allow_pickle=False) as z:
+            version = int(z["features_version"]) if "features_version" in z.files else 1
+            if version != FEATURES_VERSION:
+                raise ModelError(
+                    f"{path}: model built with feature version {version}, this reviewmine uses "
+                    f"{FEATURES_VERSION}; retrain it (python -m reviewmine.analyze.train ...)"
+                )
             labels = [str(x) for x in z["labels"]]
             coef = sparse.csr_matrix(
                 (z["coef_data"].astype(np.float32), z["coef_indices"], z["coef_indptr"]),
@@ -120,7 +216,7 @@ class LinearTextModel:
         """Fit one logistic-regression head per column of ``targets`` (0/1 matrix)."""
         from sklearn.linear_model import LogisticRegression
 
-        counts = make_vectorizer().transform(texts)
+        counts = hashed_counts(texts)
         df = np.bincount(counts.indices, minlength=N_FEATURES)
         n = len(texts)
         idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
