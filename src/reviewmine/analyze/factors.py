@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ahocorasick
 import numpy as np
 
 from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook
@@ -88,7 +89,11 @@ class CueMatcher:
             self.patterns[c.id] = re.compile(source, flags)
             literals = required_literals(source)
             self.literals[c.id] = frozenset(x.lower() for x in literals) if literals else None
-        self.all_literals = tuple(sorted(set().union(*(x for x in self.literals.values() if x))))
+        self._literal_finder = ahocorasick.Automaton()  # every literal, in one pass over the text
+        for literal in set().union(*(x for x in self.literals.values() if x)):
+            self._literal_finder.add_word(literal, literal)
+        if len(self._literal_finder):
+            self._literal_finder.make_automaton()
 
     def match(self, sentence: str) -> dict[str, list[str]]:
         """Cue hits of one sentence: ``{code: [matched words]}``."""
@@ -98,7 +103,7 @@ class CueMatcher:
         """Cue hits per sentence; codes whose cues are nowhere in the review are skipped early."""
         lowered = [s.lower() for s in sentences]
         joined = "\n".join(lowered)
-        found_literals = {x for x in self.all_literals if x in joined}
+        found_literals = {x for _, x in self._literal_finder.iter(joined)} if len(self._literal_finder) else set()
         present = [
             (code, pattern)
             for code, pattern in self.patterns.items()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reviewmine.analyze.fastvader import FastVader
 from reviewmine.analyze.sentences import split_sentences
 from reviewmine.analyze.textmodel import LinearTextModel
 
@@ -59,7 +60,11 @@ DOMAIN_VALENCES: dict[str, float] = {
 
 
 class DomainVader:
-    """VADER with the domain lexicon above; ``lexicon_updates`` adds or overrides words."""
+    """VADER with the domain lexicon above; ``lexicon_updates`` adds or overrides words.
+
+    Scores come from ``FastVader``, a reimplementation verified to give vaderSentiment's
+    compound score exactly (same lexicon, same rules) several times faster.
+    """
 
     def __init__(self, lexicon_updates: dict[str, float] | None = None):
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -70,16 +75,18 @@ class DomainVader:
             lexicon.pop(word, None)
         lexicon.update(DOMAIN_VALENCES)
         lexicon.update(lexicon_updates or {})
+        self._fast = FastVader.from_analyzer(self._analyzer, memo_size=0)
 
     def sentence(self, sentence: str) -> float:
         """Compound score of one sentence in [-1, 1]."""
-        return float(self._analyzer.polarity_scores(sentence)["compound"])
+        return self._fast.compound(sentence)
 
     def review(self, text: str) -> tuple[float, list[tuple[str, float]]]:
         """Mean sentence compound and the per-sentence scores."""
-        scored = [(s, self.sentence(s)) for s in split_sentences(text)]
-        if not scored:
+        sentences = split_sentences(text)
+        if not sentences:
             return 0.0, []
+        scored = list(zip(sentences, map(self._fast.compound, sentences), strict=True))
         return sum(v for _, v in scored) / len(scored), scored
 
 
