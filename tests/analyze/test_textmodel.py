@@ -58,3 +58,12 @@ def test_model_round_trip_and_version_check(tmp_path):
     np.savez(tmp_path / "old.npz", **old)
     with pytest.raises(ModelError, match=f"uses {FEATURES_VERSION}; retrain"):
         LinearTextModel.load(tmp_path / "old.npz")
+
+
+def test_murmurhash_matches_scikit_learn():
+    from sklearn.utils import murmurhash3_32 as reference
+
+    from reviewmine.analyze.textmodel import murmurhash3_32
+
+    for word in ["", "a", "ab", "abc", "abcd", "abcde", "héllo", "😀", "don't", "İstanbul", "x" * 37]:
+        assert murmurhash3_32(word) == reference(word, seed=0, positive=True)

@@ -57,7 +57,7 @@ def code(
     texts = df[text_col].astype(str).tolist()
     titles = df[title_col].astype(str).tolist() if title_col else [""] * len(texts)
     batches = ((texts[i : i + BATCH], titles[i : i + BATCH]) for i in range(0, len(texts), BATCH))
-    parts = [coded_rows(results) for results in code_batches(coder, batches, workers)]
+    parts = list(code_batches(coder, batches, workers, finish=coded_rows))
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])
     result.insert(0, "uid", df[id_col].astype(str).to_numpy())
     write_frame(result, out)

@@ -21,7 +21,8 @@ import json
 import multiprocessing as mp
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -296,21 +297,28 @@ class FactorCoder:
 
 
 _FORKED_CODER: FactorCoder | None = None
+_FORKED_FINISH: Callable | None = None
 
 
-def _code_in_worker(batch: tuple[list[str], list[str] | None]) -> list[CodedReview]:
-    return _FORKED_CODER.code_texts(*batch)
+def _code_in_worker(batch: tuple[list[str], list[str] | None]):
+    results = _FORKED_CODER.code_texts(*batch)
+    return _FORKED_FINISH(results) if _FORKED_FINISH else results
 
 
 def code_batches(
-    coder: FactorCoder, batches: Iterable[tuple[list[str], list[str] | None]], workers: int | None = None
-) -> Iterator[list[CodedReview]]:
-    """Code ``(texts, titles)`` batches in order, on every core.
+    coder: FactorCoder,
+    batches: Iterable[tuple[list[str], list[str] | None]],
+    workers: int | None = None,
+    finish: Callable[[list[CodedReview]], object] | None = None,
+) -> Iterator:
+    """Code ``(texts, titles)`` batches and yield the results in order, using every core.
 
     The coder is mostly pure Python (VADER, regexes, hashing), so batches go to forked
-    worker processes, a few at a time so memory stays bounded; a single batch, or a
-    platform without ``fork``, is coded in this process.
+    worker processes, at most two per worker in flight so memory stays bounded, while this
+    process consumes finished ones; a single batch, or a platform without ``fork``, is
+    coded in this process. ``finish`` (e.g. turning results into a table) runs in the worker.
     """
+    finish_here = finish or (lambda results: results)
     iterator = iter(batches)
     first = next(iterator, None)
     if first is None:
@@ -319,22 +327,21 @@ def code_batches(
     workers = workers or os.cpu_count() or 1
     if second is None or workers < 2 or "fork" not in mp.get_all_start_methods():
         for batch in (first, second, *iterator) if second is not None else (first,):
-            yield coder.code_texts(*batch)
+            yield finish_here(coder.code_texts(*batch))
         return
-    global _FORKED_CODER
-    _FORKED_CODER = coder
+    global _FORKED_CODER, _FORKED_FINISH
+    _FORKED_CODER, _FORKED_FINISH = coder, finish
     try:
         with mp.get_context("fork").Pool(workers) as pool:
-            window = [first, second]
+            in_flight = deque(pool.apply_async(_code_in_worker, (b,)) for b in (first, second))
             for batch in iterator:
-                window.append(batch)
-                if len(window) == 2 * workers:
-                    yield from pool.map(_code_in_worker, window)
-                    window = []
-            if window:
-                yield from pool.map(_code_in_worker, window)
+                while len(in_flight) >= 2 * workers:
+                    yield in_flight.popleft().get()
+                in_flight.append(pool.apply_async(_code_in_worker, (batch,)))
+            while in_flight:
+                yield in_flight.popleft().get()
     finally:
-        _FORKED_CODER = None
+        _FORKED_CODER, _FORKED_FINISH = None, None
 
 
 def combine_presence(review_p: np.ndarray, sentence_max: np.ndarray, review_weight: float) -> np.ndarray:

@@ -9,12 +9,11 @@ explained as a sum of per-feature contributions.
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.utils import murmurhash3_32
 
 from reviewmine.errors import ModelError
 
@@ -27,8 +26,37 @@ FEATURES_VERSION = 2  # 2: bigram columns mixed from the two word hashes (numpy,
 _MASK64 = (1 << 64) - 1
 
 
-def _word_hash(word: str) -> int:
-    return murmurhash3_32(word, seed=0, positive=True)
+def murmurhash3_32(text: str, seed: int = 0) -> int:
+    """MurmurHash3 (x86, 32 bit, unsigned) of the UTF-8 bytes of ``text``; the same value
+    as ``sklearn.utils.murmurhash3_32(text, seed, positive=True)`` (tested), without
+    importing scikit-learn (a second of start-up) at analysis time."""
+    data = text.encode("utf-8")
+    n = len(data)
+    h = seed & 0xFFFFFFFF
+    c1, c2 = 0xCC9E2D51, 0x1B873593
+    tail = n - n % 4
+    for k in struct.unpack_from(f"<{tail // 4}I", data):
+        k = (k * c1) & 0xFFFFFFFF
+        k = ((k << 15) | (k >> 17)) & 0xFFFFFFFF
+        h ^= (k * c2) & 0xFFFFFFFF
+        h = ((h << 13) | (h >> 19)) & 0xFFFFFFFF
+        h = (h * 5 + 0xE6546B64) & 0xFFFFFFFF
+    k = 0
+    for i, byte in enumerate(data[tail:]):
+        k |= byte << (8 * i)
+    if k:
+        k = (k * c1) & 0xFFFFFFFF
+        k = ((k << 15) | (k >> 17)) & 0xFFFFFFFF
+        h ^= (k * c2) & 0xFFFFFFFF
+    h ^= n
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
+_word_hash = murmurhash3_32
 
 
 def _bigram_columns(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -105,17 +133,6 @@ def hashed_counts(texts: list[str]) -> sparse.csr_matrix:
     np.cumsum(np.bincount(keys // N_FEATURES, minlength=len(texts)), out=indptr[1:])
     return sparse.csr_matrix(
         (counts.astype(np.float32), (keys % N_FEATURES).astype(np.int32), indptr), shape=(len(texts), N_FEATURES)
-    )
-
-
-def make_vectorizer() -> HashingVectorizer:
-    return HashingVectorizer(
-        n_features=N_FEATURES,
-        ngram_range=(1, 2),
-        alternate_sign=False,
-        norm=None,
-        lowercase=True,
-        token_pattern=TOKEN_PATTERN,
     )
 
 
