@@ -11,7 +11,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from reviewmine.analyze.fastvader import FastVader
 from reviewmine.analyze.sentences import split_sentences
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "reviews_sample.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "reviews_sample.csv"
 
 TRICKY = [
     # empty, whitespace, punctuation only
