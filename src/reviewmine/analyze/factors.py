@@ -75,24 +75,32 @@ class CueMatcher:
     """Finds the codebook's cue patterns in sentences (case-insensitive, whole words: a cue
     never matches inside a longer word, and cues may start or end with "$" or ".").
 
-    Text is lower-cased once; a code's pattern only runs on a review that contains one of
-    the literal strings every match of that pattern must contain (``required_literals``).
+    Text is lower-cased once. Each cue's regex only runs on a review that contains one of
+    the literal strings every match of that cue must contain (``required_literals``, all
+    found in one Aho-Corasick pass); a code's full pattern then finds its words per sentence.
     """
 
     def __init__(self, codebook: Codebook):
         self.patterns: dict[str, re.Pattern] = {}
-        self.literals: dict[str, tuple[str, ...] | None] = {}
+        always: list[tuple[str, re.Pattern]] = []  # cues without a usable literal
+        by_literal: dict[str, list[tuple[str, re.Pattern]]] = {}
         for c in codebook.codes:
             if not c.cues:
                 continue
-            source = r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)"
-            flags = 0 if source == source.lower() else re.IGNORECASE
-            self.patterns[c.id] = re.compile(source, flags)
-            literals = required_literals(source)
-            self.literals[c.id] = frozenset(x.lower() for x in literals) if literals else None
+            source = _whole_words(c.cues)
+            self.patterns[c.id] = re.compile(source, 0 if source == source.lower() else re.IGNORECASE)
+            for cue in c.cues:
+                cue_source = _whole_words([cue])
+                compiled = re.compile(cue_source, 0 if cue_source == cue_source.lower() else re.IGNORECASE)
+                literals = required_literals(cue_source)
+                if not literals:
+                    always.append((c.id, compiled))
+                for literal in {x.lower() for x in literals or ()}:
+                    by_literal.setdefault(literal, []).append((c.id, compiled))
+        self._always = always
         self._literal_finder = ahocorasick.Automaton()  # every literal, in one pass over the text
-        for literal in set().union(*(x for x in self.literals.values() if x)):
-            self._literal_finder.add_word(literal, literal)
+        for literal, cues in by_literal.items():
+            self._literal_finder.add_word(literal, cues)
         if len(self._literal_finder):
             self._literal_finder.make_automaton()
 
@@ -104,12 +112,15 @@ class CueMatcher:
         """Cue hits per sentence; codes whose cues are nowhere in the review are skipped early."""
         lowered = [s.lower() for s in sentences]
         joined = "\n".join(lowered)
-        found_literals = {x for _, x in self._literal_finder.iter(joined)} if len(self._literal_finder) else set()
-        present = [
-            (code, pattern)
-            for code, pattern in self.patterns.items()
-            if ((lits := self.literals[code]) is None or not lits.isdisjoint(found_literals)) and pattern.search(joined)
-        ]
+        candidates = list(self._always)
+        if len(self._literal_finder):
+            for _, cues in self._literal_finder.iter(joined):
+                candidates.extend(cues)
+        codes: set[str] = set()
+        for code, cue in candidates:
+            if code not in codes and cue.search(joined):
+                codes.add(code)
+        present = [(code, pattern) for code, pattern in self.patterns.items() if code in codes]
         result = []
         for sentence in lowered:
             hits = {}
@@ -119,6 +130,10 @@ class CueMatcher:
                     hits[code] = found
             result.append(hits)
         return result
+
+
+def _whole_words(cues) -> str:
+    return r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in cues) + r")(?!\w)"
 
 
 def required_literals(pattern: str) -> set[str] | None:

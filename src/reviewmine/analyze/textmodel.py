@@ -215,11 +215,12 @@ class LinearTextModel:
                     f"{FEATURES_VERSION}; retrain it (python -m reviewmine.analyze.train ...)"
                 )
             labels = [str(x) for x in z["labels"]]
-            coef = sparse.csr_matrix(
-                (z["coef_data"].astype(np.float32), z["coef_indices"], z["coef_indptr"]),
-                shape=(len(labels), N_FEATURES),
-            ).toarray()
-            return cls(labels, z["idf"], coef, z["intercept"])
+            model = cls(labels, z["idf"], np.zeros((0, N_FEATURES), dtype=np.float32), z["intercept"])
+            model.weights = np.zeros((N_FEATURES, len(labels)), dtype=np.float32)
+            indptr = z["coef_indptr"]
+            heads = np.repeat(np.arange(len(labels)), np.diff(indptr))
+            model.weights[z["coef_indices"], heads] = z["coef_data"]
+            return model
 
     @classmethod
     def fit(
