@@ -39,7 +39,7 @@ def code(
     out: str | Path,
     text_col: str = "text",
     id_col: str = "uid",
-    title_col: str | None = None,
+    title_col: str | None = "title",
     codebook: str | Path | None = None,
     use_model: bool = True,
     coder: FactorCoder | None = None,
@@ -47,11 +47,13 @@ def code(
 ) -> pd.DataFrame:
     """Code every row of ``input`` and write ``out`` (CSV, or Parquet by suffix).
 
-    The output has one row per input row: ``uid`` (from ``id_col``), ``codes``
+    A title column (``title_col``, default ``title``) is used when the file has one, as
+    ``evaluate`` does. The output has one row per input row: ``uid`` (from ``id_col``), ``codes``
     (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
     sentence, the cues that fired and the model probability (JSON columns).
     """
-    df = read_table(input, required=[text_col, id_col, title_col or ""])
+    df = read_table(input, required=[text_col, id_col])
+    title_col = title_col if title_col and title_col in df.columns else None
     if coder is None:
         coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
     texts = df[text_col].astype(str).tolist()
