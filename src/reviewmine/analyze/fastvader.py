@@ -243,29 +243,16 @@ class FastVader:
                 # one word back
                 p = recs[i - 1]
                 if not p[3]:
-                    b = p[4]
-                    if b is not None:
-                        s = -b if v < 0 else b
-                        if p[1] and cap_diff:
-                            if v > 0:
-                                s += C_INCR
-                            else:
-                                s -= C_INCR
-                        v = v + s
+                    if p[4] is not None:
+                        v = v + _booster(p, v, cap_diff)
                     if p[5]:
                         v = v * N_SCALAR
                 if i > 1:
                     # two words back
                     p = recs[i - 2]
                     if not p[3]:
-                        b = p[4]
-                        if b is not None:
-                            s = -b if v < 0 else b
-                            if p[1] and cap_diff:
-                                if v > 0:
-                                    s += C_INCR
-                                else:
-                                    s -= C_INCR
+                        if p[4] is not None:
+                            s = _booster(p, v, cap_diff)
                             if s != 0:
                                 s = s * 0.95
                             v = v + s
@@ -281,14 +268,8 @@ class FastVader:
                         # three words back
                         p = recs[i - 3]
                         if not p[3]:
-                            b = p[4]
-                            if b is not None:
-                                s = -b if v < 0 else b
-                                if p[1] and cap_diff:
-                                    if v > 0:
-                                        s += C_INCR
-                                    else:
-                                        s -= C_INCR
+                            if p[4] is not None:
+                                s = _booster(p, v, cap_diff)
                                 if s != 0:
                                     s = s * 0.9
                                 v = v + s
@@ -333,6 +314,14 @@ class FastVader:
         elif norm > 1.0:
             norm = 1.0
         return round(norm, 4)
+
+
+def _booster(rec: Any, valence: float, cap_diff: bool) -> float:
+    """VADER's ``scalar_inc_dec`` for a booster word before a lexicon word."""
+    scalar = -rec[4] if valence < 0 else rec[4]
+    if rec[1] and cap_diff:
+        scalar = scalar + C_INCR if valence > 0 else scalar - C_INCR
+    return scalar
 
 
 def _special_idioms(v: Any, lws: list[str], i: int, n: int) -> Any:
