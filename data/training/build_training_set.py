@@ -16,11 +16,18 @@ from reviewmine.analyze.train import MIT_DATASETS as MIT
 
 dev = pd.read_csv(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/reviews_dev.csv",
                   dtype=str, keep_default_na=False).set_index("uid")
+# Second-coder audit: corrections (rows marked changed) replace the first coding.
+audited = {}
+for path in sorted(glob.glob("data/training/audit/audited*.csv")):
+    for rec in pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records"):
+        if rec["changed"].strip().lower() == "yes":
+            audited[rec["uid"]] = rec
 rows = []
 for path in sorted(glob.glob("data/training/coded/batch*.csv")):
     batch = path.rsplit("/", 1)[1].removesuffix(".csv")
     coded = pd.read_csv(path, dtype=str, keep_default_na=False)
     for rec in coded.to_dict("records"):
+        rec = audited.get(rec["uid"], rec)
         src = dev.loc[rec["uid"]]
         full = f"{src['title']}. {src['text']}" if src["title"].strip() else src["text"]
         codes = [c for c in rec["codes"].split("|") if c]
