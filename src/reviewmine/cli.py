@@ -143,7 +143,7 @@ def code(
     out: Annotated[Path, typer.Option("--out", help="Output CSV (or .parquet).")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
     id_col: Annotated[str, typer.Option("--id-col", help="Column with a row id, copied to 'uid'.")] = "uid",
-    title_col: Annotated[str | None, typer.Option("--title-col", help="Title column, used if present (as in evaluate).")] = "title",
+    title_col: Annotated[str | None, typer.Option("--title-col", help="Title column (default: 'title' when the file has one).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Cues only: no learned weights.")] = False,
 ) -> None:

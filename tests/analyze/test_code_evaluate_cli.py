@@ -153,3 +153,14 @@ def test_pred_with_duplicate_ids_is_refused(tmp_path, gold):
 def test_unwritable_output_is_a_one_line_error(tmp_path, gold):
     result = runner.invoke(app, ["code", str(gold), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "is a directory" in result.output
+
+
+def test_code_reads_a_title_column_by_default_and_rejects_a_missing_one(tmp_path, gold):
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["code", str(gold), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    coded = pd.read_csv(out, keep_default_na=False)
+    assert json.loads(coded.loc[1, "evidence"]).get("cost_monetization")  # "Paywall" title counts
+    result = runner.invoke(app, ["code", str(gold), "--title-col", "headline", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "headline" in result.output

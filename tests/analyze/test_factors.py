@@ -120,3 +120,73 @@ def test_required_literals_and_prefiltered_cues_agree_with_plain_regexes():
             code: [m.group(0).lower() for m in p.finditer(sentence)] for code, p in plain.items() if p.search(sentence)
         }
         assert hits == expected
+
+
+def test_cue_matching_equals_plain_case_insensitive_regexes_on_tricky_text(tmp_path):
+    import re
+
+    import yaml
+
+    from reviewmine.analyze.codebook import load_codebook, shipped_codebook_path
+    from reviewmine.analyze.factors import CueMatcher
+
+    raw = yaml.safe_load(shipped_codebook_path().read_text())
+    raw["codes"].append(
+        {
+            "id": "user_extra",
+            "category": "user",
+            "description": "a user's own cues",
+            "cues": [r"\x41pp store", r"(?-i:US)", "İstanbul", "sıkıntı", "^why", r"sucks$", "[A-Z]{2}X"],
+        }
+    )
+    path = tmp_path / "cb.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    codebook = load_codebook(path)
+    matcher = CueMatcher(codebook)
+    plain = {
+        c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
+        for c in codebook.codes
+        if c.cues
+    }
+    reviews = [
+        ["App Store is fine", "only the US version", "IOS crashes all the time"],
+        ["It's fine.", "why does it crash", "this sucks"],
+        ["SIKINTI var", "İstanbul servers", "ISTANBUL servers are down"],
+        ["it craſhes and the ads are everywhere", "the KX plan"],
+        ["Σ and ς", "İADS and the subscription"],
+    ]
+    for sentences in reviews:
+        expected = [
+            {code: [m.group(0).lower() for m in p.finditer(s)] for code, p in plain.items() if p.search(s)}
+            for s in sentences
+        ]
+        assert matcher.match_sentences(sentences) == expected, sentences
+
+
+def test_codebook_rejects_a_cue_that_cannot_be_combined():
+    from reviewmine.analyze.codebook import load_codebook
+    from reviewmine.errors import CodebookError
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cb.yaml"
+        path.write_text("codes:\n  - {id: a, category: user, description: x, cues: ['(?i)ads?']}\n")
+        with pytest.raises(CodebookError, match="inline flags scoped"):
+            load_codebook(path)
+
+
+def test_a_worker_that_dies_gives_a_clear_error():
+    import os
+
+    from reviewmine.analyze.factors import FactorCoder, code_batches
+    from reviewmine.errors import ReviewmineError
+
+    def die(results):
+        os._exit(3)
+
+    coder = FactorCoder(use_model=False)
+    batches = [(["it crashes"], None)] * 4
+    with pytest.raises(ReviewmineError, match="worker process died"):
+        list(code_batches(coder, batches, workers=2, finish=die))

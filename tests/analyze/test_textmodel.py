@@ -67,3 +67,18 @@ def test_murmurhash_matches_scikit_learn():
 
     for word in ["", "a", "ab", "abc", "abcd", "abcde", "héllo", "😀", "don't", "İstanbul", "x" * 37]:
         assert murmurhash3_32(word) == reference(word, seed=0, positive=True)
+
+
+def test_hashed_counts_are_the_same_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reviewmine.analyze import textmodel
+
+    textmodel._HASHES.__init__()
+    texts = [f"word{i} shared{i % 7} tail" for i in range(3000)]
+    expected = [_reference_counts(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(lambda chunk: hashed_counts(chunk), [texts[i : i + 50] for i in range(0, 3000, 50)]))
+    rows = [row for part in parts for row in part]
+    for row, ref in zip(rows, expected, strict=True):
+        assert dict(zip(row.indices.tolist(), row.data.tolist(), strict=True)) == ref

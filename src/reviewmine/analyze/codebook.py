@@ -116,9 +116,12 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
     cues = tuple(str(c) for c in entry.get("cues") or ())
     for cue in cues:
         try:
-            re.compile(cue)
+            re.compile(f"(?<!\\w)(?:{cue})(?!\\w)")  # as the coder uses it: inside a group
         except re.error as exc:
-            raise CodebookError(f"{where} ('{code_id}'): cue {cue!r} is not a valid regex ({exc})") from exc
+            raise CodebookError(
+                f"{where} ('{code_id}'): cue {cue!r} is not a valid regex here ({exc}); "
+                "write inline flags scoped, e.g. (?-i:US), or drop them (cues ignore case)"
+            ) from exc
     return FactorCode(
         id=code_id,
         category=str(entry["category"]),

@@ -39,7 +39,7 @@ def code(
     out: str | Path,
     text_col: str = "text",
     id_col: str = "uid",
-    title_col: str | None = "title",
+    title_col: str | None = None,
     codebook: str | Path | None = None,
     use_model: bool = True,
     coder: FactorCoder | None = None,
@@ -47,17 +47,18 @@ def code(
 ) -> pd.DataFrame:
     """Code every row of ``input`` and write ``out`` (CSV, or Parquet by suffix).
 
-    A title column (``title_col``, default ``title``) is used when the file has one, as
-    ``evaluate`` does. The output has one row per input row: ``uid`` (from ``id_col``), ``codes``
+    The title is read from ``title_col`` (an error if that column is missing), or from a
+    column named ``title`` when there is one, as ``evaluate`` does. The output has one row per input row: ``uid`` (from ``id_col``), ``codes``
     (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
     sentence, the cues that fired and the model probability (JSON columns).
     """
-    df = read_table(input, required=[text_col, id_col])
-    title_col = title_col if title_col and title_col in df.columns else None
+    df = read_table(input, required=[text_col, id_col, title_col or ""])
+    if title_col is None and "title" in df.columns:
+        title_col = "title"
     if coder is None:
         coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
-    texts = df[text_col].astype(str).tolist()
-    titles = df[title_col].astype(str).tolist() if title_col else [""] * len(texts)
+    texts = df[text_col].fillna("").astype(str).tolist()
+    titles = df[title_col].fillna("").astype(str).tolist() if title_col else [""] * len(texts)
     batches = ((texts[i : i + BATCH], titles[i : i + BATCH]) for i in range(0, len(texts), BATCH))
     parts = list(code_batches(coder, batches, workers, finish=coded_rows))
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])

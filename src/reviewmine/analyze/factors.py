@@ -17,12 +17,15 @@ How a review is coded (every step leaves a trace in the output):
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing as mp
 import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from reviewmine.analyze.sentiment import (
     shipped_model_path,
 )
 from reviewmine.analyze.textmodel import LinearTextModel
+from reviewmine.errors import ReviewmineError
 
 PRESENCE_MODEL = "coder_presence.npz"
 POLARITY_MODEL = "coder_polarity.npz"
@@ -71,36 +75,46 @@ class CodedReview:
         return format_codes({h.code: h.polarity for h in self.codes})
 
 
+# Characters that re's IGNORECASE equates with ASCII letters while str.lower() does not
+# (long s, Kelvin sign, dotless/dotted i, Angstrom sign): a text holding one skips the
+# literal pre-filter, so the pre-filter can never hide a match.
+_CASE_TRAPS = frozenset("\u017f\u212a\u0131\u0130\u212b")
+
+
 class CueMatcher:
     """Finds the codebook's cue patterns in sentences (case-insensitive, whole words: a cue
     never matches inside a longer word, and cues may start or end with "$" or ".").
 
-    Text is lower-cased once. Each cue's regex only runs on a review that contains one of
-    the literal strings every match of that cue must contain (``required_literals``, all
-    found in one Aho-Corasick pass); a code's full pattern then finds its words per sentence.
+    The patterns run on the original text with ``re.IGNORECASE``; to skip most of them,
+    the literal strings every match of a cue must contain (``required_literals``) are
+    looked up first in the lower-cased review, all in one Aho-Corasick pass, and a cue's
+    regex runs only where one of its literals occurs. Cues without an ASCII literal always
+    run. A code's full pattern then finds its words sentence by sentence.
     """
 
     def __init__(self, codebook: Codebook):
         self.patterns: dict[str, re.Pattern] = {}
-        always: list[tuple[str, re.Pattern]] = []  # cues without a usable literal
-        by_literal: dict[str, list[tuple[str, re.Pattern]]] = {}
+        self._cues: list[tuple[str, re.Pattern]] = []
+        self._always: list[int] = []  # cues without a usable literal
+        by_literal: dict[str, set[int]] = {}
         for c in codebook.codes:
             if not c.cues:
                 continue
-            source = _whole_words(c.cues)
-            self.patterns[c.id] = re.compile(source, 0 if source == source.lower() else re.IGNORECASE)
+            self.patterns[c.id] = re.compile(_whole_words(c.cues), re.IGNORECASE)
             for cue in c.cues:
-                cue_source = _whole_words([cue])
-                compiled = re.compile(cue_source, 0 if cue_source == cue_source.lower() else re.IGNORECASE)
-                literals = required_literals(cue_source)
-                if not literals:
-                    always.append((c.id, compiled))
-                for literal in {x.lower() for x in literals or ()}:
-                    by_literal.setdefault(literal, []).append((c.id, compiled))
-        self._always = always
+                source = _whole_words([cue])
+                index = len(self._cues)
+                # MULTILINE: the review is searched as its sentences joined by line breaks.
+                self._cues.append((c.id, re.compile(source, re.IGNORECASE | re.MULTILINE)))
+                literals = required_literals(source)
+                if not literals or not all(x.isascii() for x in literals):
+                    self._always.append(index)
+                    continue
+                for literal in {x.lower() for x in literals}:
+                    by_literal.setdefault(literal, set()).add(index)
         self._literal_finder = ahocorasick.Automaton()  # every literal, in one pass over the text
         for literal, cues in by_literal.items():
-            self._literal_finder.add_word(literal, cues)
+            self._literal_finder.add_word(literal, tuple(cues))
         if len(self._literal_finder):
             self._literal_finder.make_automaton()
 
@@ -110,22 +124,24 @@ class CueMatcher:
 
     def match_sentences(self, sentences: list[str]) -> list[dict[str, list[str]]]:
         """Cue hits per sentence; codes whose cues are nowhere in the review are skipped early."""
-        lowered = [s.lower() for s in sentences]
-        joined = "\n".join(lowered)
-        candidates = list(self._always)
-        if len(self._literal_finder):
-            for _, cues in self._literal_finder.iter(joined):
-                candidates.extend(cues)
+        joined = "\n".join(sentences)
+        if len(self._literal_finder) and (joined.isascii() or _CASE_TRAPS.isdisjoint(joined)):
+            candidates = set(self._always)
+            for cues in {cues for _, cues in self._literal_finder.iter(joined.lower())}:
+                candidates.update(cues)
+        else:
+            candidates = range(len(self._cues))
         codes: set[str] = set()
-        for code, cue in candidates:
+        for index in sorted(candidates):
+            code, cue = self._cues[index]
             if code not in codes and cue.search(joined):
                 codes.add(code)
         present = [(code, pattern) for code, pattern in self.patterns.items() if code in codes]
         result = []
-        for sentence in lowered:
+        for sentence in sentences:
             hits = {}
             for code, pattern in present:
-                found = pattern.findall(sentence) if pattern.groups == 0 else [m.group(0) for m in pattern.finditer(sentence)]
+                found = [m.group(0).lower() for m in pattern.finditer(sentence)]
                 if found:
                     hits[code] = found
             result.append(hits)
@@ -339,24 +355,43 @@ def code_batches(
     if first is None:
         return
     second = next(iterator, None)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cores()
     if second is None or workers < 2 or "fork" not in mp.get_all_start_methods():
-        for batch in (first, second, *iterator) if second is not None else (first,):
+        for batch in itertools.chain((first,), () if second is None else (second,), iterator):
             yield finish_here(coder.code_texts(*batch))
         return
     global _FORKED_CODER, _FORKED_FINISH
     _FORKED_CODER, _FORKED_FINISH = coder, finish
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
     try:
-        with mp.get_context("fork").Pool(workers) as pool:
-            in_flight = deque(pool.apply_async(_code_in_worker, (b,)) for b in (first, second))
-            for batch in iterator:
-                while len(in_flight) >= 2 * workers:
-                    yield in_flight.popleft().get()
-                in_flight.append(pool.apply_async(_code_in_worker, (batch,)))
-            while in_flight:
-                yield in_flight.popleft().get()
+        in_flight = deque(pool.submit(_code_in_worker, b) for b in (first, second))
+        for batch in iterator:
+            while len(in_flight) >= 2 * workers:
+                yield _result(in_flight.popleft())
+            in_flight.append(pool.submit(_code_in_worker, batch))
+        while in_flight:
+            yield _result(in_flight.popleft())
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         _FORKED_CODER, _FORKED_FINISH = None, None
+
+
+def _result(future):
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise ReviewmineError(
+            "a coding worker process died (often: out of memory); nothing was written - "
+            "free memory or split the input and run again"
+        ) from exc
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (the affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def combine_presence(review_p: np.ndarray, sentence_max: np.ndarray, review_weight: float) -> np.ndarray:

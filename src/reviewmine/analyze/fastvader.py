@@ -4,7 +4,7 @@
 ``SentimentIntensityAnalyzer().polarity_scores(text)["compound"]`` from vaderSentiment
 3.3.2, for any string and for any (possibly modified) lexicon.  It was verified equal on
 every whole text and every sentence of the 41,805-review development set, with the
-stock lexicon and with modified ones, on about a million fuzzed strings, and ``tests/test_fastvader.py`` checks it against
+stock lexicon and with modified ones, on about a million fuzzed strings, and ``tests/analyze/test_fastvader.py`` checks it against
 the original on hand-written edge cases and the shipped sample.
 
 It reproduces VADER's rules *including their quirks*, for instance:

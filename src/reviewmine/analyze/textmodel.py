@@ -23,7 +23,6 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 
 
 FEATURES_VERSION = 2  # 2: bigram columns mixed from the two word hashes (numpy, fast)
-_MASK64 = (1 << 64) - 1
 
 
 def murmurhash3_32(text: str, seed: int = 0) -> int:
@@ -78,33 +77,25 @@ def feature_index(gram: str) -> int:
 
 
 class _WordHashes:
-    """Remembers each word's hash: words repeat, so each is hashed once (bounded memory)."""
+    """Remembers each word's hash: words repeat, so each is hashed once. Bounded memory;
+    safe to share between threads (a word's entry is written once, with its final value)."""
 
     limit = 500_000
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.hashes = np.zeros(4096, dtype=np.uint32)
+        self.hashes: dict[str, int] = {}
 
     def of(self, words: list[str]) -> np.ndarray:
-        if len(self.ids) > self.limit:
-            self.__init__()
-        ids = list(map(self.ids.get, words))
-        if None in ids:
+        known = self.hashes
+        if len(known) > self.limit:
+            known = self.hashes = {}
+        found = list(map(known.get, words))
+        if None in found:
             for k, word in enumerate(words):
-                if ids[k] is None:
-                    ids[k] = self.ids.get(word)
-                    if ids[k] is None:
-                        ids[k] = self._add(word)
-        return self.hashes[np.asarray(ids, dtype=np.int64)]
-
-    def _add(self, word: str) -> int:
-        i = len(self.ids)
-        if i == len(self.hashes):
-            self.hashes = np.concatenate([self.hashes, np.zeros_like(self.hashes)])
-        self.hashes[i] = _word_hash(word)
-        self.ids[word] = i
-        return i
+                if found[k] is None:
+                    value = known.get(word)
+                    found[k] = value if value is not None else known.setdefault(word, _word_hash(word))
+        return np.array(found, dtype=np.uint32)
 
 
 _HASHES = _WordHashes()
