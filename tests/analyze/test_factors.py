@@ -164,11 +164,11 @@ def test_cue_matching_equals_plain_case_insensitive_regexes_on_tricky_text(tmp_p
 
 
 def test_codebook_rejects_a_cue_that_cannot_be_combined():
-    from reviewmine.analyze.codebook import load_codebook
-    from reviewmine.errors import CodebookError
-
     import tempfile
     from pathlib import Path
+
+    from reviewmine.analyze.codebook import load_codebook
+    from reviewmine.errors import CodebookError
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cb.yaml"

@@ -81,3 +81,17 @@ def test_streaming_in_small_batches_gives_the_same_outputs(analysed, tmp_path, m
     assert summary.analysed == len(many) == len(one)
     assert (many.loc[one.index, "codes"] == one["codes"]).all()
     assert many["app_version"].isna().sum() >= 50
+
+
+def test_topic_info_says_which_coded_factor_dominates_each_topic(analysed):
+    proc = analysed / "processed"
+    info = pd.read_parquet(proc / "topic_info.parquet")
+    topics = pd.read_parquet(proc / "topics.parquet")
+    codes = pd.read_parquet(proc / "codes.parquet")
+    assert {"coded_factor", "coded_factor_share"} <= set(info.columns)
+    row = info.dropna(subset=["coded_factor"]).sort_values("size", ascending=False).iloc[0]
+    members = set(topics.loc[topics["topic_id"] == row["topic_id"], "review_key"])
+    with_code = set(codes.loc[codes["code"] == row["coded_factor"], "review_key"]) & members
+    assert row["coded_factor_share"] == round(len(with_code) / len(members), 4)
+    per_code = codes[codes["review_key"].isin(members)].groupby("code")["review_key"].nunique()
+    assert per_code.max() == len(with_code)

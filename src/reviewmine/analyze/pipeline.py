@@ -283,6 +283,21 @@ def _write(df: pd.DataFrame, path: Path) -> None:
     write_frame(df, path)
 
 
+def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    """Per topic, the factor the coder finds most often in its reviews and the share of the
+    topic's reviews that carry it: the coder's view of what a topic is about, beside the
+    embedding-based ``factor``."""
+    columns = ["topic_id", "coded_factor", "coded_factor_share"]
+    if not len(ids) or not codes_path.is_file():
+        return pd.DataFrame(columns=columns).astype({"topic_id": int})
+    topic_of = pd.DataFrame({"review_key": keys, "topic_id": ids})
+    codes = pd.read_parquet(codes_path, columns=["review_key", "code"]).drop_duplicates()
+    counts = codes.merge(topic_of, on="review_key").groupby(["topic_id", "code"]).size().rename("n").reset_index()
+    counts["coded_factor_share"] = (counts["n"] / counts["topic_id"].map(topic_of["topic_id"].value_counts())).round(4)
+    top = counts.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
+    return top.rename(columns={"code": "coded_factor"})[columns].reset_index(drop=True)
+
+
 def _topics(source, languages, include_spam, sample: list[str], out: Path, embeddings: str, seed: int, schemas):
     """Fit the topic model on the seeded sample, assign every analysed review in a second
     pass, and write per-review topics, the topic table (with map positions) and the model."""
@@ -290,15 +305,18 @@ def _topics(source, languages, include_spam, sample: list[str], out: Path, embed
 
     model = ReviewTopicModel(embeddings=embeddings, seed=seed).fit(sample)
     labels = model.topic_table()[["topic_id", "label", "factor", "is_emerging"]]
-    all_ids = []
+    all_ids, all_keys = [], []
     with _Outputs(out, ("topics",), schemas) as outputs:
         for reviews in _analysable_batches(source, languages, include_spam, None):
             ids = model.transform(_topic_texts(reviews))
             all_ids.append(ids)
+            all_keys.append(reviews["review_key"].to_numpy())
             rows = reviews[["review_key", "app", "at", "month", "app_version"]].assign(topic_id=ids)
             outputs.append("topics", rows.merge(labels, on="topic_id", how="left"))
     ids = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=int)
+    keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=object)
     info = model.topic_table(ids).merge(topic_positions(model), on="topic_id", how="left")
+    info = info.merge(_coded_factors(out / "codes.parquet", keys, ids), on="topic_id", how="left")
     _write(info, out / "topic_info.parquet")
     model.save(out / "topic_model")
     n_topics = int((info["topic_id"] != -1).sum())
