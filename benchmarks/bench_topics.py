@@ -166,6 +166,27 @@ def main() -> None:
         print(f"{len(gold)} reviews: {len(mapped)} in a topic mapped to a factor; that factor is one "
               f"of the hand codes for {hits} ({hits / max(len(mapped), 1):.0%}); "
               f"reviews whose hand codes include it: {hits / len(gold):.0%}")
+
+        # The coder's view of each topic (topic_info's coded_factor): the code found most
+        # often in the topic's reviews of the corpus.
+        from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
+
+        batches = ((texts[i : i + BATCH], None) for i in range(0, len(texts), BATCH))
+        coded = [r for results in code_batches(FactorCoder(), batches) for r in results]
+        corpus = pd.DataFrame({"topic_id": model.transform(texts)})
+        pairs = pd.DataFrame(
+            [(t, h.code) for t, r in zip(corpus["topic_id"], coded, strict=True) for h in r.codes],
+            columns=["topic_id", "code"],
+        )
+        top = pairs.groupby(["topic_id", "code"]).size().rename("n").reset_index()
+        top = top.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
+        coded_factor = dict(zip(top["topic_id"], top["code"], strict=True))
+        with_coded = [(coded_factor.get(int(t)), c) for t, c in zip(ids, codes, strict=True) if int(t) != -1]
+        coded_hits = sum(f in c for f, c in with_coded if f)
+        agree = sum(coded_factor.get(t) == f for t, f in model.topic_factor_.items() if f)
+        print(f"coded_factor: {len(with_coded)} reviews in a topic; its coded factor is one of the hand "
+              f"codes for {coded_hits} ({coded_hits / max(len(with_coded), 1):.0%}); "
+              f"embedding factor = coded factor for {agree} of {sum(1 for f in model.topic_factor_.values() if f)} mapped topics")
     shutil.rmtree(out, ignore_errors=True)
 
 
