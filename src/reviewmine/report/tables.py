@@ -294,8 +294,8 @@ def shares_by_version(inputs: ReportInputs, min_reviews: int = 1) -> pd.DataFram
 def top_topics(inputs: ReportInputs, per_app: int = 10) -> pd.DataFrame:
     """The largest topics of each app and pooled (outliers excluded), with their factor mapping."""
     cols = [
-        "app", "rank", "topic_id", "label", "words", "factor", "is_emerging", "n_reviews",
-        "app_reviews", "share", "ci_low", "ci_high",
+        "app", "rank", "topic_id", "label", "words", "factor", "coded_factor", "is_emerging",
+        "n_reviews", "app_reviews", "share", "ci_low", "ci_high",
     ]  # fmt: skip
     if not inputs.has_topics:
         return pd.DataFrame(columns=cols)
@@ -312,9 +312,10 @@ def top_topics(inputs: ReportInputs, per_app: int = 10) -> pd.DataFrame:
                                 key=lambda s: s.map(order) if s.name == "app" else s)
     counts = counts.groupby("app", sort=False).head(per_app)
     counts["rank"] = counts.groupby("app", sort=False).cumcount() + 1
-    for col, default in (("label", ""), ("words", ""), ("factor", ""), ("is_emerging", False)):
+    for col, default in (("label", ""), ("words", ""), ("factor", ""), ("coded_factor", ""), ("is_emerging", False)):
         counts[col] = counts["topic_id"].map(info[col]) if col in info else default
     counts["factor"] = counts["factor"].fillna("")
+    counts["coded_factor"] = counts["coded_factor"].fillna("")
     counts = _add_ci(counts, k="n_reviews", n="app_reviews")
     return _round(counts[cols].reset_index(drop=True))
 
