@@ -93,7 +93,6 @@ def test_user_codes_added_to_the_shipped_codebook_use_cues_beside_the_model(tmp_
     assert "ads:barrier" in codes and "technical_issues:barrier" in codes
 
 def test_required_literals_and_prefiltered_cues_agree_with_plain_regexes():
-    import re
 
     from reviewmine.analyze.codebook import load_codebook
     from reviewmine.analyze.factors import CueMatcher, required_literals
@@ -103,11 +102,7 @@ def test_required_literals_and_prefiltered_cues_agree_with_plain_regexes():
     assert required_literals(r"help(s|ed)? me|paid") == {"help", "paid"}
     codebook = load_codebook()
     matcher = CueMatcher(codebook)
-    plain = {
-        c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
-        for c in codebook.codes
-        if c.cues
-    }
+    plain = _plain_patterns(codebook)
     sentences = [
         "It crashes every time and the PAYWALL is insane",
         "My therapist recommended it; helps me sleep",
@@ -123,7 +118,6 @@ def test_required_literals_and_prefiltered_cues_agree_with_plain_regexes():
 
 
 def test_cue_matching_equals_plain_case_insensitive_regexes_on_tricky_text(tmp_path):
-    import re
 
     import yaml
 
@@ -143,11 +137,7 @@ def test_cue_matching_equals_plain_case_insensitive_regexes_on_tricky_text(tmp_p
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     codebook = load_codebook(path)
     matcher = CueMatcher(codebook)
-    plain = {
-        c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
-        for c in codebook.codes
-        if c.cues
-    }
+    plain = _plain_patterns(codebook)
     reviews = [
         ["App Store is fine", "only the US version", "IOS crashes all the time"],
         ["It's fine.", "why does it crash", "this sucks"],
@@ -190,3 +180,14 @@ def test_a_worker_that_dies_gives_a_clear_error():
     batches = [(["it crashes"], None)] * 4
     with pytest.raises(ReviewmineError, match="worker process died"):
         list(code_batches(coder, batches, workers=2, finish=die))
+
+
+def _plain_patterns(codebook):
+    """Each code's cues as one case-insensitive whole-word regex: the reference behaviour."""
+    import re
+
+    return {
+        c.id: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in c.cues) + r")(?!\w)", re.IGNORECASE)
+        for c in codebook.codes
+        if c.cues
+    }
