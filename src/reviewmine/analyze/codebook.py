@@ -116,7 +116,7 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
     cues = tuple(str(c) for c in entry.get("cues") or ())
     for cue in cues:
         try:
-            re.compile(f"(?<!\\w)(?:{cue})(?!\\w)")  # as the coder uses it: inside a group
+            re.compile(cue_pattern([cue]))  # as the coder uses it: inside a group
         except re.error as exc:
             raise CodebookError(
                 f"{where} ('{code_id}'): cue {cue!r} is not a valid regex here ({exc}); "
@@ -132,6 +132,11 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
         facilitator_examples=tuple(str(x) for x in entry.get("facilitator_examples") or ()),
         cues=cues,
     )
+
+
+def cue_pattern(cues) -> str:
+    """One regex for ``cues``: any of them, as whole words (never inside a longer word)."""
+    return r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in cues) + r")(?!\w)"
 
 
 def parse_codes(serialised: object) -> dict[str, str]:

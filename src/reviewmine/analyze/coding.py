@@ -48,8 +48,8 @@ def code(
     """Code every row of ``input`` and write ``out`` (CSV, or Parquet by suffix).
 
     The title is read from ``title_col`` (an error if that column is missing), or from a
-    column named ``title`` when there is one, as ``evaluate`` does. The output has one row per input row: ``uid`` (from ``id_col``), ``codes``
-    (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
+    column named ``title`` when there is one, as ``evaluate`` does. The output has one row
+    per input row: ``uid`` (from ``id_col``), ``codes`` (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
     sentence, the cues that fired and the model probability (JSON columns).
     """
     df = read_table(input, required=[text_col, id_col, title_col or ""])

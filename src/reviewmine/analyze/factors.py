@@ -32,7 +32,7 @@ from pathlib import Path
 import ahocorasick
 import numpy as np
 
-from reviewmine.analyze.codebook import Codebook, format_codes, load_codebook
+from reviewmine.analyze.codebook import Codebook, cue_pattern, format_codes, load_codebook
 from reviewmine.analyze.sentiment import (
     DomainVader,
     SentimentResult,
@@ -100,9 +100,9 @@ class CueMatcher:
         for c in codebook.codes:
             if not c.cues:
                 continue
-            self.patterns[c.id] = re.compile(_whole_words(c.cues), re.IGNORECASE)
+            self.patterns[c.id] = re.compile(cue_pattern(c.cues), re.IGNORECASE)
             for cue in c.cues:
-                source = _whole_words([cue])
+                source = cue_pattern([cue])
                 index = len(self._cues)
                 # MULTILINE: the review is searched as its sentences joined by line breaks.
                 self._cues.append((c.id, re.compile(source, re.IGNORECASE | re.MULTILINE)))
@@ -132,7 +132,7 @@ class CueMatcher:
         else:
             candidates = range(len(self._cues))
         codes: set[str] = set()
-        for index in sorted(candidates):
+        for index in candidates:
             code, cue = self._cues[index]
             if code not in codes and cue.search(joined):
                 codes.add(code)
@@ -146,10 +146,6 @@ class CueMatcher:
                     hits[code] = found
             result.append(hits)
         return result
-
-
-def _whole_words(cues) -> str:
-    return r"(?<!\w)(?:" + "|".join(f"(?:{cue})" for cue in cues) + r")(?!\w)"
 
 
 def required_literals(pattern: str) -> set[str] | None:
@@ -332,8 +328,11 @@ _FORKED_FINISH: Callable | None = None
 
 
 def _code_in_worker(batch: tuple[list[str], list[str] | None]):
-    results = _FORKED_CODER.code_texts(*batch)
-    return _FORKED_FINISH(results) if _FORKED_FINISH else results
+    return _FORKED_FINISH(_FORKED_CODER.code_texts(*batch))
+
+
+def _unchanged(results: list[CodedReview]) -> list[CodedReview]:
+    return results
 
 
 def code_batches(
@@ -349,7 +348,7 @@ def code_batches(
     process consumes finished ones; a single batch, or a platform without ``fork``, is
     coded in this process. ``finish`` (e.g. turning results into a table) runs in the worker.
     """
-    finish_here = finish or (lambda results: results)
+    finish = finish or _unchanged
     iterator = iter(batches)
     first = next(iterator, None)
     if first is None:
@@ -358,7 +357,7 @@ def code_batches(
     workers = workers or available_cores()
     if second is None or workers < 2 or "fork" not in mp.get_all_start_methods():
         for batch in itertools.chain((first,), () if second is None else (second,), iterator):
-            yield finish_here(coder.code_texts(*batch))
+            yield finish(coder.code_texts(*batch))
         return
     global _FORKED_CODER, _FORKED_FINISH
     _FORKED_CODER, _FORKED_FINISH = coder, finish

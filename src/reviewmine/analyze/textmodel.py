@@ -20,8 +20,6 @@ from reviewmine.errors import ModelError
 N_FEATURES = 2**19
 TOKEN_PATTERN = r"(?u)\b\w[\w']*\b"
 _TOKEN = re.compile(TOKEN_PATTERN)
-
-
 FEATURES_VERSION = 2  # 2: bigram columns mixed from the two word hashes (numpy, fast)
 
 
@@ -55,9 +53,6 @@ def murmurhash3_32(text: str, seed: int = 0) -> int:
     return h ^ (h >> 16)
 
 
-_word_hash = murmurhash3_32
-
-
 def _bigram_columns(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Columns of word pairs from the words' 32-bit hashes (a splitmix64-style mixer)."""
     x = left.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + right.astype(np.uint64)
@@ -71,8 +66,8 @@ def feature_index(gram: str) -> int:
     """Column of a lower-cased word, or of a bigram written as two words and one space."""
     words = gram.split(" ")
     if len(words) == 1:
-        return _word_hash(gram) % N_FEATURES
-    left, right = (np.array([_word_hash(w)], dtype=np.uint64) for w in words)
+        return murmurhash3_32(gram) % N_FEATURES
+    left, right = (np.array([murmurhash3_32(w)], dtype=np.uint64) for w in words)
     return int(_bigram_columns(left, right)[0])
 
 
@@ -93,8 +88,7 @@ class _WordHashes:
         if None in found:
             for k, word in enumerate(words):
                 if found[k] is None:
-                    value = known.get(word)
-                    found[k] = value if value is not None else known.setdefault(word, _word_hash(word))
+                    found[k] = known[word] if word in known else known.setdefault(word, murmurhash3_32(word))
         return np.array(found, dtype=np.uint32)
 
 
@@ -144,7 +138,10 @@ class LinearTextModel:
 
     # -- features -----------------------------------------------------------------
     def features(self, texts: list[str]) -> sparse.csr_matrix:
-        x = hashed_counts(texts)
+        return self.weigh(hashed_counts(texts))
+
+    def weigh(self, x: sparse.csr_matrix) -> sparse.csr_matrix:
+        """Counts from ``hashed_counts`` (changed in place) to L2-normalised tf-idf."""
         x.data = (1.0 + np.log(x.data, dtype=np.float32)) * self.idf[x.indices]  # sublinear tf x idf
         per_row = np.diff(x.indptr)
         rows = np.repeat(np.arange(len(per_row)), per_row)
@@ -230,7 +227,7 @@ class LinearTextModel:
         n = len(texts)
         idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
         model = cls(labels, idf, np.zeros((len(labels), N_FEATURES)), np.zeros(len(labels)))
-        x = model.features(texts)
+        x = model.weigh(counts)
         targets = np.asarray(targets).reshape(n, -1)
         for k in range(targets.shape[1]):
             y = targets[:, k]

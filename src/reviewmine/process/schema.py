@@ -122,6 +122,12 @@ class AtomicParquetWriter:
         os.replace(self.tmp_path, self.path)
 
 
+def _field_table(fields) -> list[str]:
+    """Markdown table rows for ``(pyarrow field, meaning)`` pairs."""
+    rows = ["| column | type | nullable | meaning |", "|---|---|---|---|"]
+    return rows + [f"| `{f.name}` | {f.type} | {'yes' if f.nullable else 'no'} | {meaning} |" for f, meaning in fields]
+
+
 def data_dictionary_markdown() -> str:
     """The data dictionary of the processed layer (``docs/data-dictionary-processed.md``)."""
     lines = [
@@ -137,22 +143,14 @@ def data_dictionary_markdown() -> str:
         "`review_versions.parquet` holds the earlier versions of edited reviews (`is_current` = false),",
         "same columns. Read both with `reviewmine.process.read_reviews(data_dir, versions=True)`.",
         "",
-        "| column | type | nullable | meaning |",
-        "|---|---|---|---|",
-    ]
-    for f, meaning in PROCESSED_FIELDS:
-        lines.append(f"| `{f.name}` | {f.type} | {'yes' if f.nullable else 'no'} | {meaning} |")
-    lines += [
+        *_field_table(PROCESSED_FIELDS),
         "",
         "## `processed/rejects.parquet`",
         "",
         "One row per input row that was rejected, or kept with a value set to null or cut.",
         "",
-        "| column | type | nullable | meaning |",
-        "|---|---|---|---|",
+        *_field_table(REJECTS_FIELDS),
     ]
-    for f, meaning in REJECTS_FIELDS:
-        lines.append(f"| `{f.name}` | {f.type} | {'yes' if f.nullable else 'no'} | {meaning} |")
     lines += [
         "",
         "## `processed/process_summary.json`",

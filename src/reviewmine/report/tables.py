@@ -314,8 +314,7 @@ def top_topics(inputs: ReportInputs, per_app: int = 10) -> pd.DataFrame:
     counts["rank"] = counts.groupby("app", sort=False).cumcount() + 1
     for col, default in (("label", ""), ("words", ""), ("factor", ""), ("coded_factor", ""), ("is_emerging", False)):
         counts[col] = counts["topic_id"].map(info[col]) if col in info else default
-    counts["factor"] = counts["factor"].fillna("")
-    counts["coded_factor"] = counts["coded_factor"].fillna("")
+    counts[["factor", "coded_factor"]] = counts[["factor", "coded_factor"]].fillna("")
     counts = _add_ci(counts, k="n_reviews", n="app_reviews")
     return _round(counts[cols].reset_index(drop=True))
 
