@@ -65,7 +65,13 @@ def test_murmurhash_matches_scikit_learn():
 
     from reviewmine.analyze.textmodel import murmurhash3_32
 
-    for word in ["", "a", "ab", "abc", "abcd", "abcde", "héllo", "😀", "don't", "İstanbul", "x" * 37]:
+    import random
+
+    rng = random.Random(7)
+    alphabet = "abcxyz'é😀İß\u200d 0"
+    words = ["", "a", "ab", "abc", "abcd", "abcde", "héllo", "😀", "don't", "İstanbul", "x" * 37]
+    words += ["".join(rng.choices(alphabet, k=rng.randint(1, 40))) for _ in range(2000)]
+    for word in words:
         assert murmurhash3_32(word) == reference(word, seed=0, positive=True)
 
 

@@ -9,9 +9,9 @@ explained as a sum of per-feature contributions.
 from __future__ import annotations
 
 import re
-import struct
 from pathlib import Path
 
+import mmh3
 import numpy as np
 from scipy import sparse
 
@@ -27,30 +27,7 @@ def murmurhash3_32(text: str, seed: int = 0) -> int:
     """MurmurHash3 (x86, 32 bit, unsigned) of the UTF-8 bytes of ``text``; the same value
     as ``sklearn.utils.murmurhash3_32(text, seed, positive=True)`` (tested), without
     importing scikit-learn (a second of start-up) at analysis time."""
-    data = text.encode("utf-8")
-    n = len(data)
-    h = seed & 0xFFFFFFFF
-    c1, c2 = 0xCC9E2D51, 0x1B873593
-    tail = n - n % 4
-    for k in struct.unpack_from(f"<{tail // 4}I", data):
-        k = (k * c1) & 0xFFFFFFFF
-        k = ((k << 15) | (k >> 17)) & 0xFFFFFFFF
-        h ^= (k * c2) & 0xFFFFFFFF
-        h = ((h << 13) | (h >> 19)) & 0xFFFFFFFF
-        h = (h * 5 + 0xE6546B64) & 0xFFFFFFFF
-    k = 0
-    for i, byte in enumerate(data[tail:]):
-        k |= byte << (8 * i)
-    if k:
-        k = (k * c1) & 0xFFFFFFFF
-        k = ((k << 15) | (k >> 17)) & 0xFFFFFFFF
-        h ^= (k * c2) & 0xFFFFFFFF
-    h ^= n
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
-    return h ^ (h >> 16)
+    return mmh3.hash(text, seed, signed=False)
 
 
 def _bigram_columns(left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Google Play: reviews through the web RPC ``batchexecute`` (rpc ``oCPfdb``) and the details page.
 
-Field positions follow google-play-scraper 1.2.7 (see docs/collect.md); our own client keeps
-TLS verification on, keeps cookies, times out, and never reads an error as the end of data.
+Field positions follow google-play-scraper 1.2.7 (the table "the positions we read" in
+docs/collect.md); our own client keeps TLS verification on, keeps cookies, times out, and
+never reads an error as the end of data.
 Avatars and the reviewer account id (entry ``[9]``) are never read.
 """
 
