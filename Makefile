@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/reviewmine demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks training
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -61,11 +61,11 @@ def test_model_round_trip_and_version_check(tmp_path):
 
 
 def test_murmurhash_matches_scikit_learn():
+    import random
+
     from sklearn.utils import murmurhash3_32 as reference
 
     from reviewmine.analyze.textmodel import murmurhash3_32
-
-    import random
 
     rng = random.Random(7)
     alphabet = "abcxyz'é😀İß\u200d 0"

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.topic_metrics import npmi_coherence, topic_diversity
-from reviewmine.analyze.topics import ReviewTopicModel, calibrate_zeroshot_threshold
+from reviewmine.analyze.topics import ReviewTopicModel
 from reviewmine.cli import app
 from reviewmine.config import sample_dir
 
@@ -123,15 +123,6 @@ def test_bad_input_is_a_one_line_error(tmp_path, content, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert len(result.output.strip().splitlines()) <= 2  # one message, maybe soft-wrapped
-
-
-def test_zero_shot_threshold_calibration_prefers_precise_assignments(cache):
-    texts = ["it crashes constantly", "way too expensive subscription", "the app froze",
-             "I love the sleep stories"]
-    gold = [["technical_issues"], ["cost_monetization"], ["technical_issues"], ["content_quality"]]
-    threshold, curve = calibrate_zeroshot_threshold(texts, gold, "static", reference=texts)
-    assert curve.loc[curve.threshold == threshold, "precision"].item() >= 0.5
-    assert curve.assigned.is_monotonic_decreasing
 
 
 def test_metrics_on_a_known_corpus():

@@ -177,7 +177,7 @@ class LinearTextModel:
             if version != FEATURES_VERSION:
                 raise ModelError(
                     f"{path}: model built with feature version {version}, this reviewmine uses "
-                    f"{FEATURES_VERSION}; retrain it (python -m reviewmine.analyze.train ...)"
+                    f"{FEATURES_VERSION}; retrain it (python -m training.train ..., see training/train.py)"
                 )
             labels = [str(x) for x in z["labels"]]
             model = cls(labels, z["idf"], np.zeros((0, N_FEATURES), dtype=np.float32), z["intercept"])

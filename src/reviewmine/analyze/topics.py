@@ -46,7 +46,7 @@ MODEL_VERSION = 1
 DEFAULT_SAMPLE_SIZE = 15_000
 DEFAULT_BATCH_SIZE = 50_000
 # Calibrated on the project's hand-coded training set (data/training/coded_reviews.csv,
-# 7,560 reviews; never on the evaluation set) with `calibrate_zeroshot_threshold`: lowest
+# 7,560 reviews; never on the evaluation set) with `training/topic_threshold.py`: lowest
 # threshold from which on >= 50% of zero-shot assignments hit a hand code, vectors centred
 # on 15k development reviews; see docs/topics.md.
 ZEROSHOT_THRESHOLDS = {"static": 0.22, "minilm": 0.08}
@@ -572,54 +572,6 @@ class ReviewTopicModel:
         self.topic_similarity_ = {t: v["similarity"] for t, v in topics.items()}
         self.topic_is_zeroshot_ = {t: v["is_zeroshot"] for t, v in topics.items()}
         return self
-
-
-def calibrate_zeroshot_threshold(
-    texts: Sequence[str],
-    gold_codes: Sequence[Iterable[str]],
-    embeddings: str = "static",
-    codebook: Codebook | None = None,
-    reference: Sequence[str] | None = None,
-    min_precision: float = 0.5,
-    grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.80, 0.01), 2)),
-) -> tuple[float, pd.DataFrame]:
-    """Choose the zero-shot similarity threshold on hand-coded reviews.
-
-    A review is assigned to its most similar code description when the similarity reaches
-    the threshold; it is correct when that code is among its hand codes. Returns the
-    lowest threshold from which on precision (over assigned reviews) stays at least
-    ``min_precision``, and the whole curve (precision, recall over coded reviews, F1). Vectors are centred on the mean of ``reference``
-    (unlabelled reviews, as the model centres on its fitted corpus).
-    """
-    codebook = codebook or load_codebook()
-    embedder = get_embedder(embeddings)
-    mean = embedder.encode(list(reference)).mean(axis=0) if reference is not None else None
-    embedder = CentredEmbedder(embedder, mean if mean is not None else 0.0)
-    code_vectors = embedder.encode(zeroshot_descriptions(codebook))
-    sims = embedder.encode(list(texts)) @ code_vectors.T
-    best = sims.argmax(axis=1)
-    best_sim = sims.max(axis=1)
-    correct = np.array([codebook.codes[b].id in set(g) for b, g in zip(best, gold_codes, strict=True)])
-    coded = np.array([len(set(g)) > 0 for g in gold_codes])
-    rows = []
-    for t in grid:
-        assigned = best_sim >= t
-        hits = int((assigned & correct).sum())
-        precision = hits / assigned.sum() if assigned.any() else 0.0
-        recall = hits / coded.sum() if coded.any() else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append(
-            {"threshold": float(t), "assigned": int(assigned.sum()), "precision": precision,
-             "recall": recall, "f1": f1}
-        )
-    curve = pd.DataFrame(rows)
-    # The lowest threshold from which on precision stays >= min_precision: as many
-    # reviews as possible go to codebook topics while most of them go to a right one;
-    # the rest is left to free discovery.
-    ok = (curve.precision >= min_precision) | (curve.assigned == 0)
-    stays = ok[::-1].cummin()[::-1] & (curve.assigned > 0)
-    chosen = curve.threshold[stays].min() if stays.any() else curve.threshold.max()
-    return float(chosen), curve
 
 
 # -- tables for the report stage ---------------------------------------------------------
