@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ demo: $(STAMP)
 	$(BIN)/reviewmine demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks training
+	$(BIN)/ruff check src tests benchmarks training docs
+
+# Re-render the CLI reference and every figure quoted in README.md and docs/ from the results
+# files the code writes (models/*.json, benchmarks/results/*.json).
+docs: $(STAMP)
+	$(BIN)/python docs/make_cli_reference.py
+	$(BIN)/cog -r -I docs README.md docs/*.md
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -6,7 +6,9 @@ name; 3 % are the same review seen again in a later run, 1 % are edited versions
 it as a raw-layer Parquet file in a temporary data directory, then runs the whole
 ``process`` step in a child process and prints reviews/second and the child's peak RSS.
 
-    python benchmarks/bench_process.py [--rows 1000000] [--dev /work/shared/data/reviews_dev.csv]
+    python benchmarks/bench_process.py [--rows 1000000] [--dev /work/shared/data/reviews_dev.csv] [--repeat 2]
+
+Every run is written to ``benchmarks/results/process.json`` (docs/process.md quotes it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from results import save
 
 from reviewmine.schema import REVIEW_SCHEMA
 
@@ -96,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     if not args.dev.exists():
         sys.exit(f"{args.dev}: not found; pass --dev PATH/reviews_dev.csv")
@@ -105,29 +109,40 @@ def main() -> None:
         path = build_input(args.dev, args.rows, data_dir)
         print(f"input: {args.rows:,} reviews, {path.stat().st_size / 2**20:.0f} MiB Parquet "
               f"(built in {time.perf_counter() - started:.1f} s)")
-        key_file = Path(tmp) / "key" / "pseudonym.key"
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-c", CHILD, str(data_dir), str(key_file)],
-            check=True, capture_output=True, text=True,
-        )
-        elapsed = time.perf_counter() - started
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        peak_kib = usage.ru_maxrss
-        cpu = usage.ru_utime + usage.ru_stime
-        summary = json.loads(result.stdout.strip().splitlines()[-1])
-        out_size = Path(summary["outputs"]["reviews"]).stat().st_size
-        print(f"process: {elapsed:.1f} s wall (interpreter start and imports included), "
-              f"{summary['seconds']:.1f} s inside process()")
-        print(f"throughput: {args.rows / elapsed:,.0f} reviews/s "
-              f"({summary['rows_per_second']:,.0f} reviews/s inside process())")
-        print(f"CPU time: {cpu:.1f} s ({args.rows / cpu:,.0f} reviews per CPU-second; "
-              f"wall time depends on what else runs, CPU time much less)")
-        print(f"peak memory (RSS of the process step): {peak_kib / 2**20:.2f} GiB")
-        print(f"output: {summary['reviews']:,} current reviews, {summary['previous_versions']:,} "
-              f"earlier versions, {summary['duplicates_collapsed']:,} repeated sightings "
-              f"collapsed, {summary['copy_paste']:,} copy-paste, {summary['spam']:,} spam; "
-              f"reviews.parquet {out_size / 2**20:.0f} MiB")
+        runs = [run_process(data_dir, Path(tmp) / "key" / "pseudonym.key", args.rows) for _ in range(args.repeat)]
+    save("process", runs, rows=args.rows)
+
+
+def run_process(data_dir: Path, key_file: Path, rows: int) -> dict:
+    """One ``process`` run in a child process: wall and CPU time, peak memory, output counts."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(data_dir), str(key_file)],
+        check=True, capture_output=True, text=True,
+    )
+    elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage.ru_utime + usage.ru_stime) - (before.ru_utime + before.ru_stime)
+    peak_gib = usage.ru_maxrss / 2**20  # the largest child so far: every child does the same work
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    out_size = Path(summary["outputs"]["reviews"]).stat().st_size
+    print(f"process: {elapsed:.1f} s wall (interpreter start and imports included), "
+          f"{summary['seconds']:.1f} s inside process()")
+    print(f"throughput: {rows / elapsed:,.0f} reviews/s "
+          f"({summary['rows_per_second']:,.0f} reviews/s inside process())")
+    print(f"CPU time: {cpu:.1f} s ({rows / cpu:,.0f} reviews per CPU-second; "
+          f"wall time depends on what else runs, CPU time much less)")
+    print(f"peak memory (RSS of the process step): {peak_gib:.2f} GiB")
+    print(f"output: {summary['reviews']:,} current reviews, {summary['previous_versions']:,} "
+          f"earlier versions, {summary['duplicates_collapsed']:,} repeated sightings "
+          f"collapsed, {summary['copy_paste']:,} copy-paste, {summary['spam']:,} spam; "
+          f"reviews.parquet {out_size / 2**20:.0f} MiB")
+    return {
+        "wall_s": round(elapsed, 1), "reviews_per_s": round(rows / elapsed),
+        "reviews_per_cpu_s": round(rows / cpu), "cpu_s": round(cpu, 1), "peak_rss_gib": round(peak_gib, 2),
+        "current_reviews": summary["reviews"], "previous_versions": summary["previous_versions"],
+    }
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Runs `reviewmine collect` (subprocess) against tests/fakestore on 127.0.0.1, kills it twice
 with SIGKILL mid-run, resumes, then adds new and edited reviews and runs again. Prints reviews
-collected / expected, duplicates and the faults served.
+collected / expected, duplicates and the faults served, and writes them to
+``benchmarks/results/collect.json`` (docs/collect.md quotes it).
 
     .venv/bin/python benchmarks/collect_fakestore.py [--fault-rate 0.3]
 """
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pyarrow.parquet as pq  # noqa: E402
+from results import save  # noqa: E402
 from tests.fakestore.population import Population  # noqa: E402
 from tests.fakestore.server import FakeStore  # noqa: E402
 
@@ -99,6 +101,11 @@ def main() -> None:
           f"({100 * len(got) / len(expected):.2f}%)")
     print(f"duplicates: {len(keys) - len(set(keys))}; unexpected rows: {len(set(keys) - expected)}")
     print(f"wall time: {elapsed:.1f} s for 4 runs (2 killed)")
+    save("collect", [{
+        "requests": requests, "faults": sum(faults.values()), "protocol_violations": len(violations),
+        "collected": len(got), "expected": len(expected), "duplicates": len(keys) - len(set(keys)),
+        "unexpected": len(set(keys) - expected), "wall_s": round(elapsed, 1),
+    }], exit_codes=codes, faults_by_kind=dict(faults))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,297 @@
+"""Figures quoted in README.md and docs/*.md, rendered from the files the code writes.
+
+The Markdown files hold `cog` blocks that call these functions; ``make docs`` re-renders them
+(``cog -r -I docs README.md docs/*.md``) and ``tests/test_docs.py`` fails when a rendered
+block differs from what its source file says. Sources:
+
+* ``src/reviewmine/analyze/models/coder_accuracy.json``: ``reviewmine evaluate`` on the
+  evaluation set (``python -m training.train accuracy``);
+* ``.../coder.json``, ``coder_crossapp.json``, ``sentiment_stars.json``: written by training;
+* ``benchmarks/results/*.json``: written by the benchmark scripts, every repeated run kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "src" / "reviewmine" / "analyze" / "models"
+RESULTS = ROOT / "benchmarks" / "results"
+SAMPLE = ROOT / "data" / "sample" / "reviews_sample.csv"
+GOLD_CODERS = (
+    "AI research assistants briefed with the codebook, not human experts; agreement with "
+    "human experts is unmeasured"
+)
+
+
+def fill(text: str, width: int = 95) -> str:
+    """Reflow a paragraph, or a list of ``* `` bullets, to ``width`` columns."""
+    text = " ".join(text.split())
+    if not text.startswith("* "):
+        return textwrap.fill(text, width, break_on_hyphens=False, break_long_words=False)
+    bullets = [b.strip() for b in re.split(r"(?:^| )\* (?=\S)", text) if b.strip()]
+    return "\n".join(
+        textwrap.fill(b, width, initial_indent="* ", subsequent_indent="  ", break_on_hyphens=False,
+                      break_long_words=False)
+        for b in bullets
+    )
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def accuracy() -> dict:
+    return _json(MODELS / "coder_accuracy.json")
+
+
+def coder() -> dict:
+    return _json(MODELS / "coder.json")
+
+
+def crossapp() -> dict:
+    return _json(MODELS / "coder_crossapp.json")
+
+
+def sentiment() -> dict:
+    return _json(MODELS / "sentiment_stars.json")
+
+
+def bench(name: str) -> dict:
+    return _json(RESULTS / f"{name}.json")
+
+
+def span(summary: dict, key: str, fmt: str = "{:,.0f}") -> str:
+    """``min-max`` of a benchmark measure over its runs (one value when they agree)."""
+    low, high = fmt.format(summary[key]["min"]), fmt.format(summary[key]["max"])
+    return low if low == high else f"{low}-{high}"
+
+
+def sample_reviews() -> str:
+    with SAMPLE.open(encoding="utf-8", newline="") as f:
+        return f"{sum(1 for _ in csv.DictReader(f)):,}"
+
+
+def crossapp_range() -> str:
+    values = [r["micro_f1"] for r in crossapp().values()]
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def code_speed() -> str:
+    b = bench("code")
+    s = b["summary"]
+    return (
+        f"`reviewmine code` codes {span(s, 'code_per_s')} reviews/s on {b['machine']['cores']} cores, "
+        f"start-up included, {span(s, 'ratio_to_vader', '{:.2f}')}x the speed of plain VADER "
+        f"scoring the same reviews in the same run ({span(s, 'vader_per_s')} reviews/s; "
+        f"`benchmarks/bench_code.py`, {len(b['runs'])} runs of {b['reviews']:,} development reviews, "
+        f"{b['measured_at'][:10]})."
+    )
+
+
+def readme_method() -> str:
+    return f"""See [docs/coding.md](docs/coding.md) for the method and the full evaluation. In short: each
+review is split into sentences; codebook cue patterns and a linear model trained on
+{coder()['training_reviews']:,} reviews coded for the project by AI research assistants briefed
+with the codebook (never on the evaluation set) decide which factors are present; the polarity
+of each code comes from its evidence sentence (words conditioned on the code, plus the
+sentence's domain sentiment), not from the star rating."""
+
+
+def readme_accuracy() -> str:
+    s = accuracy()["summary"]
+    sent = sentiment()
+    return f"""Measured on the {s['reviews']} reviews of `gold_dev.csv` (`reviewmine evaluate --gold
+../shared/data/gold_dev.csv`), whose codes were set by {GOLD_CODERS}:
+**micro-F1 {s['micro_f1']:.3f}** (code and polarity must both match; {s['micro_f1_code_only']:.3f}
+for the code alone), **macro-F1 {s['macro_f1_support_ge_5']:.3f}** over codes with at least 5
+examples, **polarity accuracy {s['polarity_accuracy']:.3f}**, Cohen's kappa
+{s['cohen_kappa_pooled']:.3f} on code presence. The tool is a good first pass for the frequent
+factors (cost, perceived benefit, technical issues, chatbot quality, content) and a weak one for
+rare, abstract factors; on apps it was not trained on (leave one app out, scored against the
+project's training coders, also AI assistants) expect micro-F1 {crossapp_range()}. Report its
+measured accuracy with any results, and validate it on your own apps with `sample-for-coding` +
+`evaluate` before publishing. Review sentiment separates 1-2 from 4-5 star reviews of apps it
+never saw with ROC AUC {sent['heldout_auc_blend']:.3f} (plain VADER:
+{sent['heldout_auc_plain_vader']:.3f}). {code_speed()} Per-code figures:
+[docs/coder-accuracy.md](docs/coder-accuracy.md)."""
+
+
+def coding_accuracy() -> str:
+    s = accuracy()["summary"]
+    return f"""On the {s['reviews']} reviews of `gold_dev.csv` (see [coder-accuracy.md](coder-accuracy.md)),
+coded by {GOLD_CODERS}: micro-F1 {s['micro_f1']:.3f} with code and polarity both required
+({s['micro_f1_code_only']:.3f} for the code alone), macro-F1 {s['macro_f1_support_ge_5']:.3f} over
+the {s['codes_support_ge_5']} codes with at least 5 examples, polarity accuracy
+{s['polarity_accuracy']:.3f} on codes both found, pooled Cohen's kappa {s['cohen_kappa_pooled']:.3f}
+on code presence."""
+
+
+def process_speed() -> str:
+    b = bench("process")
+    s = b["summary"]
+    return (
+        f"`benchmarks/bench_process.py --rows {b['rows']}` ({len(b['runs'])} runs, "
+        f"{b['machine']['cores']} cores, {b['measured_at'][:10]}): {span(s, 'reviews_per_s')} reviews/s "
+        f"wall time (interpreter start and imports included), {span(s, 'reviews_per_cpu_s')} reviews per "
+        f"CPU-second, peak memory {span(s, 'peak_rss_gib', '{:.2f}')} GiB; "
+        f"{b['runs'][0]['current_reviews']:,} current reviews and {b['runs'][0]['previous_versions']:,} "
+        "earlier versions out."
+    )
+
+
+def report_speed() -> str:
+    b = bench("report")
+    return (
+        f"On the shipped {sample_reviews()}-review sample (no topics) the report takes "
+        f"{span(b['summary'], 'total_s', '{:.1f}')} s on {b['machine']['cores']} cores "
+        f"(`benchmarks/bench_report.py`, {len(b['runs'])} runs, {b['measured_at'][:10]}; it prints each step)."
+    )
+
+
+def coder_accuracy_page() -> str:
+    """The whole measured-accuracy page (docs/coder-accuracy.md)."""
+    record, meta, sent, cross = accuracy(), coder(), sentiment(), crossapp()
+    s = record["summary"]
+    lines = [
+        f"## Factor coding vs the evaluation set ({record['gold_file']}, {s['reviews']} reviews, measured {record['measured_at']})",
+        "",
+        f"The evaluation set was coded by {GOLD_CODERS}.",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| micro-F1, code and polarity must both match | {s['micro_f1']:.3f} |",
+        f"| micro precision / recall | {s['micro_precision']:.3f} / {s['micro_recall']:.3f} |",
+        f"| macro-F1 over the {s['codes_support_ge_5']} codes with at least 5 gold examples | {s['macro_f1_support_ge_5']:.3f} |",
+        f"| macro-F1 over every code in the gold set or the predictions | {s['macro_f1_all_codes']:.3f} |",
+        f"| micro-F1, code only (polarity ignored) | {s['micro_f1_code_only']:.3f} |",
+        f"| polarity accuracy on codes both found | {s['polarity_accuracy']:.3f} ({s['matched_codes']} codes) |",
+        f"| Cohen's kappa, pooled review x code presence (polarity ignored) | {s['cohen_kappa_pooled']:.3f} |",
+        f"| Cohen's kappa on presence, mean over codes with at least 5 examples | {s['cohen_kappa_mean_frequent']:.3f} |",
+        f"| reviews with exactly the gold code set | {s['exact_match_reviews']:.3f} |",
+        "",
+        "Per code (F1 requires code and polarity to match; `F1 code` ignores polarity):",
+        "",
+        "| code | gold | predicted | precision | recall | F1 | F1 code | kappa (presence) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(record["per_code"], key=lambda r: (-r["support"], r["code"])):
+        if r["support"] or r["predicted"]:
+            kappa = "" if r["kappa_presence"] != r["kappa_presence"] else f"{r['kappa_presence']:.2f}"
+            lines.append(
+                f"| {r['code']} | {r['support']} | {r['predicted']} | {r['precision']:.2f} | {r['recall']:.2f} "
+                f"| {r['f1']:.2f} | {r['f1_code_only']:.2f} | {kappa} |"
+            )
+    lines += [
+        "",
+        f"## Cross-validation on the training set ({meta['training_reviews']:,} reviews coded by AI research assistants, 5 folds)",
+        "",
+        f"- presence, micro-F1 (code only): {meta['cv_micro_f1_presence']:.3f} "
+        f"(review/sentence blend weight {meta['review_weight']})",
+        f"- polarity accuracy on the coders' evidence sentences: {meta['cv_polarity_accuracy']:.3f} "
+        f"({meta['polarity_examples']:,} examples)",
+        "",
+        "Thresholds and the blend weight were chosen on these same out-of-fold predictions, so the",
+        "presence figure is optimistic; the held-out figures above and below are the ones to quote.",
+        "",
+        "## Apps the coder never saw (leave one app out, training set)",
+        "",
+        "The whole coder (models, blend weight, thresholds) retrained without one app's coded",
+        "reviews, then scored on them (`python -m training.train crossapp`). These reviews were",
+        "coded by the project's training coders (AI research assistants briefed with the codebook),",
+        "so the figures measure agreement with them.",
+        "",
+        "| held-out app | reviews | micro-F1 | micro-F1 code only | polarity accuracy |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for app, r in cross.items():
+        lines.append(
+            f"| {app} | {r['reviews']:,} | {r['micro_f1']:.3f} | {r['micro_f1_code_only']:.3f} | {r['polarity_accuracy']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Sentiment vs stars on apps left out of training (4-5 vs 1-2 stars, ROC AUC)",
+        "",
+        f"Trained on {sent['train_rows']:,} reviews of {len(sent['train_apps'])} apps; "
+        f"evaluated on {sent['heldout_rows']:,} reviews of {', '.join(sent['heldout_apps'])}.",
+        "",
+        "| score | ROC AUC |",
+        "|---|---:|",
+        f"| reviewmine sentiment (blend, beta = {sent['beta']}) | {sent['heldout_auc_blend']:.4f} |",
+        f"| learned star model alone | {sent['heldout_auc_star_model']:.4f} |",
+        f"| domain VADER alone (mean of sentences) | {sent['heldout_auc_domain_vader']:.4f} |",
+        f"| plain VADER compound on the whole review | {sent['heldout_auc_plain_vader']:.4f} |",
+    ]
+    return "\n".join(lines)
+
+
+def coding_training() -> str:
+    return f"The current set holds {coder()['training_reviews']:,} coded reviews."
+
+
+def coding_sentiment() -> str:
+    sent = sentiment()
+    beta = sent["beta"]
+    return f"""* **Star model.** A linear model over hashed word n-grams trained on the star ratings (4-5 vs
+  1-2) of {sent['train_rows']:,} reviews of the MIT-licensed part of the development corpus (so the
+  shipped weights come from redistributable data).
+* **Blend.** `sentiment = tanh((star_logit + {beta} x vader_mean) / 2)`, in [-1, 1]; the weight
+  {beta} was chosen by leave-one-app-out validation inside the training apps.
+* **Validation on apps never seen in training** ({', '.join(sent['heldout_apps'])};
+  {sent['heldout_rows']:,} reviews): ROC AUC {sent['heldout_auc_blend']:.3f} for the blend,
+  {sent['heldout_auc_star_model']:.3f} for the star model alone, {sent['heldout_auc_domain_vader']:.3f}
+  for domain VADER, {sent['heldout_auc_plain_vader']:.3f} for plain VADER on the whole review."""
+
+
+def _per_code() -> dict:
+    return {r["code"]: r for r in accuracy()["per_code"]}
+
+
+def coding_per_code() -> str:
+    codes = _per_code()
+    frequent = sorted((r for r in codes.values() if r["support"] >= 5), key=lambda r: -r["f1"])
+    good = [r for r in frequent if r["f1"] >= 0.7]
+    weak = [r for r in frequent if r["f1"] < 0.7]
+    describe = lambda rs: ", ".join(  # noqa: E731
+        f"`{r['code']}` (F1 {r['f1']:.2f}, code only {r['f1_code_only']:.2f}; {r['support']} gold)" for r in rs
+    )
+    over = [r for r in codes.values() if r["predicted"] >= 2 * max(r["support"], 1) and r["predicted"] >= 5]
+    lines = [
+        f"* The frequent, concrete factors are coded well: {describe(good)}. Shares of these across "
+        "apps are usable with their confidence intervals.",
+        f"* Weaker among the frequent codes: {describe(weak)}; where `code only` is much higher, the "
+        "factor is found but its polarity is harder (mixed reviews).",
+    ]
+    if over:
+        lines.append("* Over-predicted: " + ", ".join(
+            f"`{r['code']}` ({r['predicted']} predicted, {r['support']} in gold)" for r in over) + ".")
+    return "\n".join(lines)
+
+
+def coding_crossapp() -> str:
+    cross = crossapp()
+    low = min(cross, key=lambda a: cross[a]["micro_f1"])
+    high = max(cross, key=lambda a: cross[a]["micro_f1"])
+    pol = [r["polarity_accuracy"] for r in cross.values()]
+    return f"""* On apps it never saw, agreement is lower: retrained without one app's coded reviews and
+  scored on them, the coder reaches micro-F1 {cross[low]['micro_f1']:.2f} ({low}) to
+  {cross[high]['micro_f1']:.2f} ({high}) against the project's training coders, polarity accuracy
+  {min(pol):.2f}-{max(pol):.2f} (table in [coder-accuracy.md](coder-accuracy.md)). Expect the lower
+  end for apps unlike the training apps."""
+
+
+def collect_faults() -> str:
+    b = bench("collect")
+    r = b["runs"][0]
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(b["faults_by_kind"].items(), key=lambda kv: -kv[1]))
+    return (
+        f"exit codes {b['exit_codes']} (-9 = killed on purpose); {r['requests']} requests served, "
+        f"{r['faults']} of them faults ({kinds}); protocol violations (page 11, token without cookie, "
+        f"wrong sort): {r['protocol_violations']}; review versions collected / expected: "
+        f"{r['collected']:,} / {r['expected']:,}; duplicates: {r['duplicates']}; unexpected rows: "
+        f"{r['unexpected']} ({b['measured_at'][:10]})."
+    )
