@@ -28,6 +28,23 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console()
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from reviewmine import __version__
+
+        print(f"reviewmine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Mine app-store reviews of mental-health apps for barriers and facilitators of engagement."""
+
 F = TypeVar("F", bound=Callable)
 
 

@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
-import pytest
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium); .ci/run installs it"
-)
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
-]  # fmt: skip
+from tests.chromium import dump_dom
 
 
 def _dump_dom(page, profile) -> tuple[str, str]:
-    result = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout, result.stderr
+    return dump_dom(page.as_uri(), profile)
 
 
 def test_console_errors_are_caught_by_this_harness(tmp_path):

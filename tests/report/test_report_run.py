@@ -61,6 +61,8 @@ def test_methods_section_reports_counts_from_this_run(report_dir, analysed_dir):
     assert f"{summary['with_codes']:,}" in methods
     assert "Reviews after deduplication" in methods and "Not English" in methods
     assert "pandas" in methods and "matplotlib" in methods
+    # Say who coded: the shipped coder's figures are agreement with AI coders, not experts.
+    assert "AI research assistants" in methods and "not by human experts" in methods
 
 
 def test_no_reviewer_name_reaches_any_report_file(report_dir, analysed_dir):

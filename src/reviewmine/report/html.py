@@ -225,8 +225,11 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
             df = pd.DataFrame(per_code)
             acc_per_code = html_table(df, [(c, _field(c), c != "code") for c in df.columns])
         accuracy_text = (
-            f"Agreement of the automatic codes with hand codes, measured by 'reviewmine evaluate' "
-            f"({accuracy_file.name}). Code and polarity must both match to count as agreement."
+            f"Agreement of the automatic codes with the evaluation set {accuracy.get('gold_file', '')}, "
+            f"measured by 'reviewmine evaluate' ({accuracy_file.name}). The evaluation set was coded by "
+            "AI research assistants briefed with the codebook, not by human experts: these figures measure "
+            "agreement with the codebook as such coders read it, and agreement with human experts is "
+            "unmeasured. Code and polarity must both match to count as agreement."
         )
     coder = _read_json(MODELS_DIR / CODER_FILE) or {}
     cross_validation = ""
@@ -235,7 +238,8 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         values = [v for v in cv.values() if isinstance(v, (int, float))]
         cross_validation = (
             f"Training-set estimate (not a held-out test): in cross-validation on the "
-            f"{coder.get('training_reviews', '?'):,} hand-coded training reviews the presence models reach a "
+            f"{coder.get('training_reviews', '?'):,} training reviews (coded by AI research assistants briefed "
+            f"with the codebook) the presence models reach a "
             f"mean F1 of {np.mean(values):.2f} over {len(values)} codes and polarity accuracy "
             f"{coder.get('cv_polarity_accuracy', float('nan')):.2f}."
         )
