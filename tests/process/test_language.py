@@ -33,3 +33,18 @@ def test_codes_are_iso_639_1_with_a_confidence():
 
 def test_repeated_texts_give_the_same_answer():
     assert detector.detect(["sehr gut"] * 3)[0] == [detector.detect_one("sehr gut")[0]] * 3
+
+
+def test_short_praise_made_of_common_english_words_stays_english():
+    # Read as Latin / no language before: researchers lost these reviews from the analysis.
+    for text in ["Best meditation app ever", "best meditation app ever!", "ok", "Super", "A Great Meditation App.",
+                 "horrible", "Relaxes me.", "Does help.", "super app"]:
+        assert detector.detect_one(text)[0] == "en", text
+
+
+def test_short_texts_in_other_languages_are_not_made_english():
+    assert detector.detect_one("sehr gut")[0] == "de"
+    assert detector.detect_one("Das ist gut")[0] == "de"
+    assert detector.detect_one("no me gusta")[0] != "en"
+    assert detector.detect_one("Muy buena aplicación")[0] == "es"
+    assert detector.detect_one("C est super")[0] != "en"

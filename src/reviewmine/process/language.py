@@ -9,7 +9,11 @@ text, so a rule decides first:
   review words such as "good", "love", "awesome") -> ``en``;
 * ASCII text of 4+ words in which at least 2 distinct English stop words make up at
   least 20 % of the words -> ``en``;
-  (the rule's confidence is ``0.5 + share of English marker words``, capped at 0.99);
+* ASCII text of up to 8 words made of common English words (VADER's English lexicon, the
+  marker words and everyday words such as "app", "ever", "is"; one unknown word allowed from
+  4 words on, e.g. an app's name) with at least one lexicon or marker word -> ``en``: short
+  praise such as "Best meditation app ever", "ok" or "Super" is English, not Latin or nothing;
+  (the rules' confidence is ``0.5 + share of English marker words``, capped at 0.99);
 * anything else -> py3langid restricted to ISO 639-1 codes, on the first
   400 characters, with its normalised probability as confidence; then
   - ASCII text of 1-3 words on which py3langid is unsure (top probability < 0.2): ``en``
@@ -27,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -48,9 +53,19 @@ ENGLISH_REVIEW_WORDS = frozenset(
     free paid pay subscription crash crashes crashing needs update worth life changing
     application sleep stories meditation anxiety stress okay""".split()
 )
+# Everyday words that carry no sentiment and are not distinctive alone (several are words in
+# other languages too), so they count as English only beside a lexicon or marker word.
+ENGLISH_COMMON_WORDS = frozenset(
+    """a an in on at as by is no so me us do did does done go going went app apps ever use
+    use used using time times day days one two first new now still every thing way most even
+    well back over make made people want need know think say feel felt try tried keep kept
+    since while where why yes yet ago again always never day night week month year years
+    morning minutes daily version phone account music voice sounds program features feature""".split()
+)
 _MARKER_ARRAY = pa.array(sorted(ENGLISH_STOPWORDS | ENGLISH_REVIEW_WORDS))
 _STOP_ARRAY = pa.array(sorted(ENGLISH_STOPWORDS))
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+MAX_COMMON_WORDS = 8
 MAX_DETECT_CHARS = 400
 SHORT_UNSURE = 0.2
 SHORT_ENGLISH_RATIO = 0.25
@@ -69,6 +84,14 @@ class LanguageDetector:
     cache_size: int = 200_000
     _cache: dict = field(default_factory=dict, init=False, repr=False)
     _identifier: object = field(default=None, init=False, repr=False)
+    _vocabulary: tuple | None = field(default=None, init=False, repr=False)
+
+    def _english_vocabulary(self) -> tuple[pa.Array, pa.Array]:
+        """(every known English word, the words that can decide alone)."""
+        if self._vocabulary is None:
+            decisive = ENGLISH_STOPWORDS | ENGLISH_REVIEW_WORDS | vader_words()
+            self._vocabulary = (pa.array(sorted(decisive | ENGLISH_COMMON_WORDS)), pa.array(sorted(decisive)))
+        return self._vocabulary
 
     def _langid(self):
         if self._identifier is None:
@@ -131,16 +154,24 @@ class LanguageDetector:
             stop_share = np.where(n_words > 0, n_stop / np.maximum(n_words, 1), 0.0)
         short_rule = ascii_text & (n_words >= 1) & (n_words <= 3) & (n_marker > 0)
         long_rule = ascii_text & (n_words > 3) & (stop_share >= 0.2) & (n_distinct_stop >= 2)
+        known_words, decisive_words = self._english_vocabulary()
+        n_known = np.bincount(rows, weights=_mask(pc.is_in(flat, value_set=known_words)) & real, minlength=n)
+        n_decisive = np.bincount(rows, weights=_mask(pc.is_in(flat, value_set=decisive_words)) & real, minlength=n)
+        common_rule = (
+            ascii_text & ~short_rule & ~long_rule & (n_words >= 1) & (n_words <= MAX_COMMON_WORDS)
+            & (n_decisive > 0) & (n_known >= n_words - (n_words >= 4))
+        )
         for mask, confidence in (
             (short_rule, np.minimum(0.99, 0.5 + share / 2)),
             (long_rule, np.minimum(0.99, 0.5 + share)),
+            (common_rule, np.minimum(0.99, 0.5 + n_known / np.maximum(n_words, 1) / 2)),
         ):
             confidences[mask] = np.round(confidence[mask], 4)
             methods[mask] = "rule"
             for i in np.flatnonzero(mask):
                 codes[i] = "en"
 
-        open_rows = np.flatnonzero(has_letter & ~short_rule & ~long_rule)
+        open_rows = np.flatnonzero(has_letter & ~short_rule & ~long_rule & ~common_rule)
         if len(open_rows):
             short_ascii = ascii_text & (n_words >= 1) & (n_words <= 3)
             pending = values.take(pa.array(open_rows)).to_pylist()
@@ -173,6 +204,16 @@ class LanguageDetector:
         if english >= SHORT_ENGLISH_RATIO * top:
             return "en", round(english / (english + top), 4), "rule"
         return None, round(float(top), 4), "langid"
+
+
+@lru_cache(maxsize=1)
+def vader_words() -> frozenset[str]:
+    """The single-word entries of VADER's English lexicon (shipped inside vaderSentiment)."""
+    from importlib.resources import files
+
+    lexicon = files("vaderSentiment").joinpath("vader_lexicon.txt").read_text(encoding="utf-8")
+    words = (line.split("\t", 1)[0] for line in lexicon.splitlines())
+    return frozenset(w for w in words if _WORD.fullmatch(w))
 
 
 def distinct_per_row(rows: np.ndarray, words: pa.Array, n: int) -> np.ndarray:
