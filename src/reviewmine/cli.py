@@ -199,9 +199,10 @@ def evaluate(
     ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model=not no_model)
     table = Table(
         title=f"Per-code agreement with {gold.name}",
-        caption="precision/recall/f1: code and polarity must match; f1_code_only, kappa_presence: code alone",
+        caption="precision/recall/f1: code and polarity must match; f1_code_only, kappa_presence: code alone; "
+        "alpha: Krippendorff's alpha, nominal (absent/barrier/facilitator/neutral)",
     )
-    columns = ("code", "support", "predicted", "precision", "recall", "f1", "f1_code_only", "kappa_presence")
+    columns = ("code", "support", "predicted", "precision", "recall", "f1", "f1_code_only", "kappa_presence", "alpha")
     for col in columns:
         table.add_column(col, justify="left" if col == "code" else "right")
     for row in ev.per_code.itertuples(index=False):

@@ -2,11 +2,14 @@
 
 The same figures researchers report for human coders: per-code precision, recall and
 F1; micro and macro F1 where code and polarity must both match; polarity accuracy on
-codes both found; Cohen's kappa on the review x code presence decisions.
+codes both found; Cohen's kappa on the review x code presence decisions, per code and
+pooled; Krippendorff's alpha (nominal: absent / barrier / facilitator / neutral per review
+and code), per code and pooled.
 
-A hand-coded file has columns ``uid``, ``text`` and ``codes`` (``code:polarity|...``),
-or is a coding sheet from ``sample_for_coding`` with one column per code holding
-``b``/``f``/``n`` (barrier, facilitator, neutral).
+A coded file (``--gold`` and ``--pred`` alike, so two human coders can be compared) has
+columns ``uid`` and ``codes`` (``code:polarity|...``), or is a coding sheet from
+``sample_for_coding`` with one column per code holding ``b``/``f``/``n`` (barrier,
+facilitator, neutral).
 """
 
 from __future__ import annotations
@@ -44,17 +47,34 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if pe == 1 else (po - pe) / (1 - pe)
 
 
+ALPHA_VALUES = {"barrier": 1, "facilitator": 2, "neutral": 3}  # 0 = code absent
+
+
+def _alpha(a: np.ndarray, b: np.ndarray) -> float:
+    """Krippendorff's alpha (nominal) of two coders' values; NaN when only one value occurs."""
+    import krippendorff
+
+    if len(np.unique(np.concatenate([a, b]))) < 2:
+        return float("nan")
+    return float(krippendorff.alpha(reliability_data=np.vstack([a, b]), level_of_measurement="nominal"))
+
+
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def sheet_to_codes(df: pd.DataFrame, codebook: Codebook, id_col: str = "uid") -> pd.Series:
+def sheet_to_codes(
+    df: pd.DataFrame, codebook: Codebook, id_col: str = "uid", source: object = "coding sheet"
+) -> pd.Series:
     """Read a coding sheet (one column per code, cells b/f/n) back into serialised codes."""
     present = [c for c in codebook.ids if c in df.columns]
     if not present:
-        raise InputError("coding sheet has neither a 'codes' column nor any code-id columns")
+        raise InputError(
+            f"{source}: has neither a 'codes' column nor any code-id columns; pass a coded CSV "
+            "(uid,codes) or a sheet from 'reviewmine sample-for-coding'"
+        )
     accepted = {**SHEET_VALUES, **{v: v for v in SHEET_VALUES.values()}}
 
     def row_codes(row) -> str:
@@ -66,7 +86,7 @@ def sheet_to_codes(df: pd.DataFrame, codebook: Codebook, id_col: str = "uid") ->
             value = str(cell).strip().lower()
             if value not in accepted:
                 raise InputError(
-                    f"coding sheet row {row.get(id_col, '?')}, column {c}: {cell!r} is not b, f or n "
+                    f"{source}: row {row.get(id_col, '?')}, column {c}: {cell!r} is not b, f or n "
                     "(barrier, facilitator, neutral); leave the cell empty when the code does not apply"
                 )
             codes[c] = accepted[value]
@@ -101,8 +121,12 @@ def compare(gold: list[dict[str, str]], pred: list[dict[str, str]], codebook: Co
     """
     rows = []
     tp_all = fp_all = fn_all = matched = pol_ok = 0
-    presence_gold, presence_pred = [], []
+    presence_gold, presence_pred, values_gold, values_pred = [], [], [], []
     for c in codebook.ids:
+        vg = np.array([ALPHA_VALUES.get(x.get(c), 0) for x in gold])
+        vp = np.array([ALPHA_VALUES.get(y.get(c), 0) for y in pred])
+        values_gold.append(vg)
+        values_pred.append(vp)
         g = np.array([c in x for x in gold], dtype=bool)
         p = np.array([c in x for x in pred], dtype=bool)
         tp = sum(1 for x, y in zip(gold, pred, strict=True) if c in x and y.get(c) == x[c])
@@ -124,6 +148,7 @@ def compare(gold: list[dict[str, str]], pred: list[dict[str, str]], codebook: Co
                 "f1": f1,
                 "f1_code_only": _prf(int((g & p).sum()), int((~g & p).sum()), int((g & ~p).sum()))[2],
                 "kappa_presence": _kappa(g.astype(int), p.astype(int)) if g.any() or p.any() else np.nan,
+                "alpha": _alpha(vg, vp),
             }
         )
     per_code = pd.DataFrame(rows)
@@ -148,9 +173,13 @@ def compare(gold: list[dict[str, str]], pred: list[dict[str, str]], codebook: Co
         "matched_codes": matched,
         "cohen_kappa_pooled": _kappa(np.concatenate(presence_gold), np.concatenate(presence_pred)) if gold else None,
         "cohen_kappa_mean_frequent": float(frequent["kappa_presence"].mean()) if len(frequent) else None,
+        "krippendorff_alpha_pooled": _alpha(np.concatenate(values_gold), np.concatenate(values_pred)) if gold else None,
+        "krippendorff_alpha_presence": (
+            _alpha(np.concatenate(presence_gold), np.concatenate(presence_pred)) if gold else None
+        ),
         "exact_match_reviews": float(np.mean([x == y for x, y in zip(gold, pred, strict=True)])) if gold else None,
     }
-    summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
+    summary = {k: (None if v != v else round(v, 3)) if isinstance(v, float) else v for k, v in summary.items()}
     return per_code.round(3), summary
 
 
@@ -171,11 +200,13 @@ def evaluate(
         raise InputError(f"{gold}: has no rows; pass a file of hand-coded reviews")
     gdf[id_col] = gdf[id_col].astype(str).str.strip()
     if "codes" not in gdf.columns:
-        gdf["codes"] = sheet_to_codes(gdf, cb, id_col)
+        gdf["codes"] = sheet_to_codes(gdf, cb, id_col, source=gold)
     g = _checked_codes(gdf["codes"], gold, cb)
     if pred is not None:
-        pdf = read_table(pred, required=[id_col, "codes"])
+        pdf = read_table(pred, required=[id_col])
         pdf[id_col] = pdf[id_col].astype(str).str.strip()
+        if "codes" not in pdf.columns:
+            pdf["codes"] = sheet_to_codes(pdf, cb, id_col, source=pred)
         dup = pdf[id_col][pdf[id_col].duplicated()]
         if len(dup):
             raise InputError(f"{pred}: id {dup.iloc[0]!r} appears more than once; each review needs one row")

@@ -164,3 +164,44 @@ def test_code_reads_a_title_column_by_default_and_rejects_a_missing_one(tmp_path
     result = runner.invoke(app, ["code", str(gold), "--title-col", "headline", "--out", str(out)])
     assert result.exit_code == 2
     assert "headline" in result.output
+
+
+def test_two_filled_coding_sheets_are_compared_with_kappa_and_alpha(tmp_path, gold):
+    """Second-coder validation: --gold A.xlsx --pred B.xlsx, both coding sheets."""
+    sheet = tmp_path / "sheet.xlsx"
+    assert runner.invoke(app, ["sample-for-coding", str(gold), "--out", str(sheet), "--n", "4"]).exit_code == 0
+    from openpyxl import load_workbook
+
+    def filled(name: str, cells: dict[int, str]) -> str:
+        book = load_workbook(sheet)
+        coding = book["coding"]
+        column = [c.value for c in coding[1]].index("technical_issues") + 1
+        for row, value in cells.items():
+            coding.cell(row=row, column=column, value=value)
+        path = tmp_path / name
+        book.save(path)
+        return str(path)
+
+    a = filled("a.xlsx", {2: "b", 3: "b", 4: "f"})
+    b = filled("b.xlsx", {2: "b", 3: "f"})
+    js = tmp_path / "e.json"
+    result = runner.invoke(app, ["evaluate", "--gold", a, "--pred", b, "--json", str(js), "--disagreements", str(tmp_path / "d.csv")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(js.read_text())
+    assert figures["gold_codes"] == 3 and figures["predicted_codes"] == 2
+    assert figures["micro_f1"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3), abs=1e-3)
+    assert -1 <= figures["krippendorff_alpha_pooled"] < 1
+    assert "alpha" in result.output
+
+
+def test_alpha_agrees_with_a_hand_computed_value():
+    """Krippendorff's alpha, nominal, 2 coders, 4 units: values (1,1) (2,2) (1,2) (0,0)."""
+    from reviewmine.evaluate import _alpha
+
+    # Coincidences: o11=2, o22=2, o12=o21=1, o00=2; n=8, n0=2, n1=3, n2=3.
+    # D_o = 2/8; D_e = (2*3 + 2*3 + 3*3 ... ) computed: sum_{c!=k} n_c n_k / (n(n-1)) = (2*(2*3)+2*(2*3)+2*(3*3))/56
+    expected = 1 - (2 / 8) / ((2 * 6 + 2 * 6 + 2 * 9) / 56)
+    import numpy as np
+
+    assert _alpha(np.array([1, 2, 1, 0]), np.array([1, 2, 2, 0])) == pytest.approx(expected)
+    assert np.isnan(_alpha(np.array([0, 0]), np.array([0, 0])))
