@@ -61,8 +61,14 @@ FIGURE_NAMES = ("factor_heatmap", "barriers_facilitators", "monthly_trends", "ve
 @contextmanager
 def figure_style():
     """The report's matplotlib style, for use around your own figures too."""
+    # rc_context restores every rcParam on exit, "interactive" included: Jupyter's inline
+    # backend switches interactive mode on when the first figure is made, inside this block,
+    # and restoring it off stopped every later figure of the kernel from showing
+    # (matplotlib-inline issue 22). Keep what the block set.
     with plt.rc_context(STYLE):
         yield
+        interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
 def save_figure(fig: Figure, out_dir: Path, name: str) -> list[Path]:
