@@ -56,3 +56,10 @@ def test_app_balanced_share_counts_each_app_once():
     assert row.pooled_share == pytest.approx(round(130 / 1050, 4))
     assert row.app_mean_share == pytest.approx((0.1 + 0.6) / 2)
     assert row.apps == 2
+
+
+def test_one_hit_in_a_small_version_is_not_a_significant_rise():
+    rows = [("app", "1.0", "c", "barrier", 0, 450), ("app", "1.1", "c", "barrier", 1, 30)]
+    table = pd.DataFrame(rows, columns=["app", "version_major_minor", "code", "polarity", "count", "n_reviews"])
+    result = version_changes(table)
+    assert result["p_value"].iloc[0] > 0.05 and not result["rose"].any()
