@@ -249,16 +249,19 @@ def sample_for_coding(
 @user_errors
 def process(
     data_dir: DataDir = Path("data"),
-    input: Annotated[list[Path] | None, typer.Option("--input", help="CSV/Parquet review file to import (repeatable).")] = None,
+    input: Annotated[list[Path] | None, typer.Option("--input", help="CSV/Parquet review file to import (repeatable); kept with earlier imports.")] = None,
     map: Annotated[str | None, typer.Option("--map", help="Column mapping for imports, e.g. 'app=app_name,at=date'.")] = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML mapping file (columns: and defaults:).")] = None,
-    no_raw: Annotated[bool, typer.Option("--no-raw", help="Ignore DATA_DIR/raw; process only --input files.")] = False,
-    assume_tz: Annotated[str, typer.Option("--assume-tz", help="Time zone of times without an offset.")] = "UTC",
+    no_raw: Annotated[bool, typer.Option("--no-raw", help="Ignore the collected reviews in DATA_DIR/raw/reviews; process only imports.")] = False,
+    assume_tz: Annotated[str, typer.Option("--assume-tz", help="Time zone of times without an offset in the --input files.")] = "UTC",
+    drop_import: Annotated[list[str] | None, typer.Option("--drop-import", help="Remove a recorded import: file name, path or SHA-256 prefix (repeatable).")] = None,
 ) -> None:
     """Clean, deduplicate and pseudonymise reviews into DATA_DIR/processed/reviews.parquet.
 
-    Reads the collectors' raw layer (DATA_DIR/raw/reviews) and any --input files; bad rows
-    go to processed/rejects.parquet with a reason, never silently dropped.
+    Reads the collectors' raw layer (DATA_DIR/raw/reviews) and every imported file: each
+    --input file is recorded in DATA_DIR/state/imports.json and kept in DATA_DIR/raw/imports,
+    so later runs keep it until --drop-import. Bad rows go to processed/rejects.parquet with
+    a reason, never silently dropped.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -271,13 +274,15 @@ def process(
         task = progress.add_task("rows", total=None)
         summary = run_process(
             data_dir, inputs=input or [], column_map=map, mapping=mapping,
-            include_raw=not no_raw, assume_tz=assume_tz,
+            include_raw=not no_raw, assume_tz=assume_tz, drop_imports=drop_import or [],
             on_progress=lambda n: progress.advance(task, n),
         )
     _print_process(summary, data_dir)
 
 
 def _print_process(summary, data_dir: Path) -> None:
+    for note in summary.import_notes:
+        console.print(note, highlight=False, soft_wrap=True)
     table = Table(title=f"reviewmine process: {data_dir}", show_header=False)
     table.add_column("what")
     table.add_column("count", overflow="fold")

@@ -7,6 +7,7 @@ file and renames it into place, so a failed run never leaves half a file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -56,6 +57,15 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
             f"{path}: no column {', '.join(repr(m) for m in missing)}; columns are: {have}"
         )
     return df
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (bounded memory for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager

@@ -7,6 +7,8 @@ import re
 import shutil
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
@@ -151,9 +153,18 @@ def with_topics(analysed_dir, tmp_path):
         "is_emerging": [False, False, True, False, False],
     })
     topic_ids = [-1, 0, 1, 2, 3]
-    scores[["review_key"]].assign(topic_id=[topic_ids[i % 5] for i in range(len(scores))]).to_parquet(
-        data / "processed" / "topics.parquet")
-    info.to_parquet(data / "processed" / "topic_info.parquet")
+    topics = scores[["review_key"]].assign(topic_id=[topic_ids[i % 5] for i in range(len(scores))])
+    # stamped with the run id and listed in the summary, as analyze does with its outputs
+    run = pq.read_schema(data / "processed" / "review_scores.parquet").metadata
+    run = {k: v for k, v in run.items() if k.startswith(b"reviewmine.")}
+    for name, frame in (("topics", topics), ("topic_info", info)):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, **run}),
+                       data / "processed" / f"{name}.parquet")
+    summary_path = data / "processed" / "analyze_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["outputs"].update(topics="topics.parquet", topic_info="topic_info.parquet")
+    summary_path.write_text(json.dumps(summary))
     return data
 
 

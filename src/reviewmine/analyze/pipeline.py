@@ -8,12 +8,25 @@ writes, next to it:
 * ``codes.parquet``: one row per (review, code) with polarity, evidence sentence, cues,
   model probability;
 * ``topics.parquet`` and ``topic_info.parquet``: BERTopic topics per review (optional);
-* ``analyze_summary.json``: counts at each step, methods and versions.
+* ``analyze_summary.json``: counts at each step, methods and versions, the run id, the
+  generation of the processed reviews it was made from, and the list of its outputs.
+
+The outputs of one run are one generation: they are written into a temporary directory
+beside them (``processed/.tmp-analyze-*``) and moved into place together at the end, the
+summary last; outputs the run does not make (topics with ``topics=False``) are removed.
+Each Parquet output carries the run id and the processed generation in its key-value
+metadata, so ``report`` can refuse files of different runs or of older processed data. A
+killed run leaves the previous generation in place; the next run removes its temporary
+directory.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +37,17 @@ import pandas as pd
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
 from reviewmine.errors import InputError
+from reviewmine.io import file_sha256
+from reviewmine.process.schema import GENERATION_KEY
 from reviewmine.versions import software_versions
+
+RUN_KEY = "reviewmine.analyze_run"
+"""Parquet key-value metadata: the id of the analyze run that wrote a file."""
+SUMMARY_FILE = "analyze_summary.json"
+PARQUET_OUTPUTS = ("review_scores", "codes", "sentences", "topics", "topic_info")
+TOPIC_MODEL_DIR = "topic_model"
+STAGING_PREFIX = ".tmp-analyze-"
+MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 REVIEW_COLUMNS = [
     "review_key", "store", "app", "at", "month", "app_version", "version_major_minor",
@@ -34,6 +57,9 @@ REVIEW_COLUMNS = [
 
 @dataclass
 class AnalyzeSummary:
+    run_id: str = ""
+    generation: str = ""
+    """Generation of the processed reviews this run read (see ``reviews_generation``)."""
     reviews_in: int = 0
     skipped_non_english: int = 0
     skipped_spam: int = 0
@@ -48,7 +74,11 @@ class AnalyzeSummary:
     codebook: str = ""
     languages: list[str] = field(default_factory=list)
     finished_at: str = ""
+    options: dict = field(default_factory=dict)
     software: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+    """Output name -> file (or directory) in ``processed/``; all of this run."""
 
 
 def analyze(
@@ -67,21 +97,46 @@ def analyze(
     stays bounded however large the corpus; the topic model is fitted on a seeded sample
     and then assigns every review in a second pass.
     """
-    from reviewmine.process.reader import reviews_path
+    from reviewmine.process.reader import reviews_generation, reviews_path
 
     data_dir = Path(data_dir)
     source = reviews_path(data_dir)
     if not source.exists():
         raise InputError(f"{source}: not found; run 'reviewmine process --data-dir {data_dir}' first")
-    summary = AnalyzeSummary(languages=list(languages))
+    summary = AnalyzeSummary(
+        run_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        generation=reviews_generation(data_dir),
+        languages=list(languages),
+        options={
+            "languages": list(languages), "include_spam": include_spam,
+            "codebook": str(codebook) if codebook else None, "topics": topics,
+            "embeddings": embeddings, "seed": seed,
+        },
+    )  # fmt: skip
     cb = load_codebook(codebook) if codebook else load_codebook()
     coder = FactorCoder(cb)
     summary.coder_method, summary.codebook = coder.method, cb.name
     category = {c.id: c.category for c in cb.codes}
     out = data_dir / "processed"
+    for stale in out.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+    try:
+        _analyze_into(staging, source, languages, include_spam, coder, category, topics, embeddings,
+                      seed, summary, on_progress)
+        _commit(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, coder, category: dict,
+                  topics: bool, embeddings: str, seed: int, summary: AnalyzeSummary, on_progress) -> None:
+    """Write every output of one run, its summary last, into ``staging``."""
+    stamp = {RUN_KEY: summary.run_id, GENERATION_KEY: summary.generation}
     sample = _Reservoir(TOPIC_SAMPLE, seed)
-    schemas = _output_schemas(source)
-    with _Outputs(out, ("review_scores", "codes", "sentences"), schemas) as outputs:
+    schemas = _output_schemas(source, stamp)
+    with _Outputs(staging, ("review_scores", "codes", "sentences"), schemas) as outputs:
         batches = _analysable_batches(source, languages, include_spam, summary)
         pending: list[pd.DataFrame] = []  # frames handed to the coder, waiting for their results
 
@@ -106,12 +161,35 @@ def analyze(
                 on_progress(len(reviews))
     if topics and summary.analysed:
         summary.topics, summary.topic_outlier_share = _topics(
-            source, languages, include_spam, sample.items(), out, embeddings, seed, schemas
+            source, languages, include_spam, sample.items(), staging, embeddings, seed, schemas, stamp
         )
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     summary.software = software_versions()
-    (out / "analyze_summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
-    return summary
+    summary.models = {p.name: file_sha256(p)[:16] for p in sorted(MODELS_DIR.glob("*.*"))}
+    summary.outputs = {
+        p.name.removesuffix(".parquet"): p.name for p in sorted(staging.iterdir()) if p.name != SUMMARY_FILE
+    }
+    (staging / SUMMARY_FILE).write_text(json.dumps(asdict(summary), indent=2) + "\n")
+
+
+def _commit(staging: Path, out: Path) -> None:
+    """Move one run's outputs from ``staging`` into ``out``, remove the outputs it did not
+    make, and move its summary last: until then ``report`` sees the previous summary, whose
+    run id the new files do not carry, and refuses rather than mixing runs."""
+    made = {p.name for p in staging.iterdir()}
+    owned = {f"{n}.parquet" for n in PARQUET_OUTPUTS} | {TOPIC_MODEL_DIR}
+    for name in sorted(owned - made):
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+    for name in sorted(made - {SUMMARY_FILE}):
+        target = out / name
+        if (staging / name).is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging / name, target)
+    os.replace(staging / SUMMARY_FILE, out / SUMMARY_FILE)
 
 
 TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
@@ -211,8 +289,8 @@ class _Reservoir:
 
 
 class _Outputs:
-    """Parquet files written batch by batch to temporary names, renamed into place only
-    when every batch succeeded (a crash leaves the previous outputs untouched)."""
+    """Parquet files of the staging directory, written batch by batch; on a clean exit an
+    output no batch reached is written empty, so every output of the run exists."""
 
     def __init__(self, directory: Path, names: tuple[str, ...], schemas: dict):
         self.directory, self.names, self.schemas = directory, names, schemas
@@ -221,35 +299,32 @@ class _Outputs:
     def __enter__(self) -> _Outputs:
         return self
 
-    def _tmp(self, name: str) -> Path:
-        return self.directory / f".{name}.parquet.tmp"
+    def _writer(self, name: str):
+        import pyarrow.parquet as pq
+
+        if name not in self.writers:
+            self.writers[name] = pq.ParquetWriter(self.directory / f"{name}.parquet", self.schemas[name])
+        return self.writers[name]
 
     def append(self, name: str, frame: pd.DataFrame) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         schema = self.schemas[name]
         table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-        if name not in self.writers:
-            self.writers[name] = pq.ParquetWriter(self._tmp(name), schema)
-        self.writers[name].write_table(table)
+        self._writer(name).write_table(table)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        for writer in self.writers.values():
-            writer.close()
         if exc_type is None:
             for name in self.names:
-                if name in self.writers:
-                    self._tmp(name).replace(self.directory / f"{name}.parquet")
-                else:
-                    (self.directory / f"{name}.parquet").unlink(missing_ok=True)
-        for name in self.names:
-            self._tmp(name).unlink(missing_ok=True)
+                self._writer(name)
+        for writer in self.writers.values():
+            writer.close()
 
 
-def _output_schemas(source: Path) -> dict:
+def _output_schemas(source: Path, metadata: dict[str, str]) -> dict:
     """Arrow schemas of the outputs, fixed up front so a batch whose values are all null
-    (say, no app versions) cannot give a file a type later batches do not fit."""
+    (say, no app versions) cannot give a file a type later batches do not fit; each
+    carries ``metadata`` (run id and processed generation)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -268,7 +343,7 @@ def _output_schemas(source: Path) -> dict:
     schemas = {}
     for name, fields in computed.items():
         base = [f for f in meta if f.name in keys[name]] if name in keys else meta
-        schemas[name] = pa.schema([*base, *(pa.field(n, t) for n, t in fields)])
+        schemas[name] = pa.schema([*base, *(pa.field(n, t) for n, t in fields)], metadata=metadata)
     return schemas
 
 
@@ -277,10 +352,13 @@ _CODE_COLS = ["review_key", "code", "category", "polarity", "probability", "evid
 _SENT_COLS = ["review_key", "sentence_no", "sentence", "sentiment"]
 
 
-def _write(df: pd.DataFrame, path: Path) -> None:
-    from reviewmine.io import write_frame
+def _write_stamped(df: pd.DataFrame, path: Path, metadata: dict[str, str]) -> None:
+    """A DataFrame as Parquet with ``metadata`` added to pandas' own key-value metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    write_frame(df, path)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata}), path)
 
 
 def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
@@ -298,7 +376,8 @@ def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.Da
     return top.rename(columns={"code": "coded_factor"})[columns].reset_index(drop=True)
 
 
-def _topics(source, languages, include_spam, sample: list[str], out: Path, embeddings: str, seed: int, schemas):
+def _topics(source, languages, include_spam, sample: list[str], out: Path, embeddings: str, seed: int, schemas,
+            stamp: dict[str, str]):
     """Fit the topic model on the seeded sample, assign every analysed review in a second
     pass, and write per-review topics, the topic table (with map positions) and the model."""
     from reviewmine.analyze.topics import ReviewTopicModel, topic_positions
@@ -317,7 +396,7 @@ def _topics(source, languages, include_spam, sample: list[str], out: Path, embed
     keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=object)
     info = model.topic_table(ids).merge(topic_positions(model), on="topic_id", how="left")
     info = info.merge(_coded_factors(out / "codes.parquet", keys, ids), on="topic_id", how="left")
-    _write(info, out / "topic_info.parquet")
-    model.save(out / "topic_model")
+    _write_stamped(info, out / "topic_info.parquet", stamp)
+    model.save(out / TOPIC_MODEL_DIR)
     n_topics = int((info["topic_id"] != -1).sum())
     return n_topics, round(float((ids == -1).mean()) if len(ids) else 0.0, 4)

@@ -10,7 +10,10 @@ Two streaming passes with bounded memory:
    ``review_versions.parquet`` (earlier versions of edited reviews).
 
 All outputs are written under a temporary name and renamed into place at the end, so a
-failed run leaves the previous outputs untouched.
+failed run leaves the previous outputs untouched. Imported files are recorded and kept
+(:mod:`reviewmine.process.imports`), so every run rebuilds from the raw layer and all
+recorded imports. Each run gets a generation id, written into the key-value metadata of
+its Parquet files and into the summary; later stages record which generation they read.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +40,12 @@ import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
 from reviewmine.process import clean, dedupe
+from reviewmine.process.imports import ImportRegistry
 from reviewmine.process.ingest import (
     BATCH_ROWS,
     Batch,
     ColumnMap,
     check_input,
-    iter_import_batches,
     iter_raw_batches,
     raw_review_files,
 )
@@ -52,6 +57,7 @@ from reviewmine.process.privacy import (
     remove_names,
 )
 from reviewmine.process.schema import (
+    GENERATION_KEY,
     PROCESSED_SCHEMA,
     REJECTS_SCHEMA,
     AtomicParquetWriter,
@@ -93,7 +99,9 @@ class ProcessSummary:
     """What a ``process`` run did, in counts (also ``processed/process_summary.json``)."""
 
     data_dir: str
+    generation: str = ""
     inputs: list[dict] = field(default_factory=list)
+    import_notes: list[str] = field(default_factory=list)
     rows_read: int = 0
     rows_rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
@@ -158,20 +166,25 @@ def process(
     *,
     include_raw: bool = True,
     assume_tz: str = "UTC",
+    drop_imports: Sequence[str] = (),
     key_file: Path | str | None = None,
     batch_rows: int = BATCH_ROWS,
     on_progress: Callable[[int], None] | None = None,
 ) -> ProcessSummary:
-    """Build the processed layer from ``DATA_DIR/raw/reviews`` and imported files.
+    """Build the processed layer from ``DATA_DIR/raw/reviews`` and every recorded import.
 
     Parameters
     ----------
     data_dir : the project data directory; outputs go to ``DATA_DIR/processed/``.
-    inputs : extra CSV/Parquet review files to import.
+    inputs : CSV/Parquet review files to import; they are recorded in
+        ``DATA_DIR/state/imports.json`` and kept in ``DATA_DIR/raw/imports/``, and stay in
+        the processed layer on later runs until dropped.
     column_map : ``"text=content,at=date"`` or a dict, canonical column -> file column.
     mapping : a YAML mapping file (``columns:`` and ``defaults:``); ``column_map`` wins.
     include_raw : read the collectors' raw layer too.
-    assume_tz : time zone of times without an offset (default UTC).
+    assume_tz : time zone of times without an offset in ``inputs`` (default UTC); recorded
+        with each import.
+    drop_imports : recorded imports to remove (file name, path or SHA-256 prefix).
     key_file : pseudonymisation key (default ``reviewmine.config.secret_key_path()``).
     on_progress : called with the number of rows of each batch read.
 
@@ -191,38 +204,46 @@ def process(
     inputs = [Path(p) for p in inputs]
     for path in inputs:
         check_input(path, column_map_obj)
+    registry = ImportRegistry(data_dir)
+    notes = [f"dropped import {registry.drop(selector).describe()}" for selector in drop_imports]
     raw_files = raw_review_files(data_dir) if include_raw else []
-    if not raw_files and not inputs:
+    if not raw_files and not inputs and not registry.active:
         raise InputError(
             f"{data_dir}: no reviews to process: {data_dir / 'raw' / 'reviews'} has no Parquet "
-            "files; run `reviewmine collect` or pass --input FILE"
+            "files and no import is recorded; run `reviewmine collect` or pass --input FILE"
         )
     pseudonymise = Pseudonymiser(load_or_create_key(key_file, data_dir))
+    for path in inputs:
+        notes.append(registry.add(path, column_map_obj, mapping, assume_tz, batch_rows))
+    for note in notes:
+        log.info("%s", note)
+    generation = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    stamp = {GENERATION_KEY: generation}
 
     processed = data_dir / "processed"
     processed.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-process-", dir=processed))
-    summary = ProcessSummary(data_dir=str(data_dir))
+    summary = ProcessSummary(data_dir=str(data_dir), generation=generation, import_notes=notes)
     try:
         staging_path = tmp / "staging.parquet"
         staging = pq.ParquetWriter(staging_path, STAGING_SCHEMA, compression="lz4")
-        rejects = AtomicParquetWriter(processed / REJECTS_FILE, REJECTS_SCHEMA, tmp)
+        rejects = AtomicParquetWriter(processed / REJECTS_FILE, REJECTS_SCHEMA, tmp, stamp)
         index = dedupe.KeyIndex()
-        step = _BatchStep(pseudonymise, LanguageDetector(), assume_tz, summary)
+        step = _BatchStep(pseudonymise, LanguageDetector(), summary)
 
-        def batches() -> Iterable[tuple[Batch, str]]:
+        def batches() -> Iterable[tuple[Batch, str, str]]:
             for path in raw_files:
-                yield from ((b, "raw") for b in iter_raw_batches(path, batch_rows))
-            for path in inputs:
-                yield from ((b, "import") for b in iter_import_batches(path, column_map_obj, batch_rows))
+                yield from ((b, "raw", assume_tz) for b in iter_raw_batches(path, batch_rows))
+            for record in registry.active:
+                yield from ((b, "import", record.assume_tz) for b in registry.batches(record, batch_rows))
 
         per_file: dict[str, dict] = {}
-        for batch, kind in batches():
+        for batch, kind, tz in batches():
             entry = per_file.setdefault(
                 batch.source_file, {"file": batch.source_file, "kind": kind, "rows": 0}
             )
             entry["rows"] += batch.table.num_rows + len(batch.malformed)
-            staged, rejected, keys = step(batch, kind)
+            staged, rejected, keys = step(batch, kind, tz)
             rejects.write(rejected)
             if staged.num_rows:
                 staged = staged.append_column("_row", pa.array(index.add(**keys)))
@@ -242,8 +263,8 @@ def process(
         log.info("resolved %d rows", summary.rows_read)
         summary.merged_across_sources = decisions.merged_across_sources
         summary.edited_reviews = decisions.edited_reviews
-        reviews = AtomicParquetWriter(processed / REVIEWS_FILE, PROCESSED_SCHEMA, tmp)
-        versions = AtomicParquetWriter(processed / VERSIONS_FILE, PROCESSED_SCHEMA, tmp)
+        reviews = AtomicParquetWriter(processed / REVIEWS_FILE, PROCESSED_SCHEMA, tmp, stamp)
+        versions = AtomicParquetWriter(processed / VERSIONS_FILE, PROCESSED_SCHEMA, tmp, stamp)
         tally = Counter()
         for record_batch in pq.ParquetFile(staging_path).iter_batches(batch_size=batch_rows):
             current, previous, dropped = _apply_decisions(record_batch, decisions, tally)
@@ -254,6 +275,8 @@ def process(
             writer.close()
         if reviews.rows == 0:
             log.warning("no review survived processing; see %s", processed / REJECTS_FILE)
+        if inputs or drop_imports:
+            registry.save()  # before the outputs: a rerun after a crash rebuilds from the record
         for writer in (reviews, versions, rejects):
             writer.commit()
         _fill_counts(summary, reviews.rows, versions.rows, tally)
@@ -369,13 +392,12 @@ class _BatchStep:
     """Pass 1 for one batch: check, normalise, redact, detect language, hash."""
 
     def __init__(self, pseudonymise: Pseudonymiser, detector: LanguageDetector,
-                 assume_tz: str, summary: ProcessSummary) -> None:
+                 summary: ProcessSummary) -> None:
         self.pseudonymise = pseudonymise
         self.detector = detector
-        self.assume_tz = assume_tz
         self.summary = summary
 
-    def __call__(self, batch: Batch, kind: str) -> tuple[pa.Table, pa.Table, dict]:
+    def __call__(self, batch: Batch, kind: str, assume_tz: str) -> tuple[pa.Table, pa.Table, dict]:
         table = batch.table
         n = table.num_rows
         issues = _Issues(batch.source_file, batch.first_row, n)
@@ -417,12 +439,12 @@ class _BatchStep:
         rating, bad_rating = _parse_int(col("rating"), low=1, high=5)
         issues.keep_values("invalid_rating", "invalid rating {!r} set to null", bad_rating,
                            col("rating"))
-        at, bad_at = clean.parse_times(col("at"), self.assume_tz)
+        at, bad_at = clean.parse_times(col("at"), assume_tz)
         issues.keep_values("unparseable_date", "unparseable date {!r} set to null", bad_at, col("at"))
         thumbs, bad_thumbs = _parse_int(col("thumbs_up"), low=0, high=None)
         issues.keep_values("invalid_thumbs_up", "invalid thumbs_up {!r} set to null", bad_thumbs,
                            col("thumbs_up"))
-        reply_at, bad_reply_at = clean.parse_times(col("developer_reply_at"), self.assume_tz)
+        reply_at, bad_reply_at = clean.parse_times(col("developer_reply_at"), assume_tz)
         issues.keep_values("unparseable_date", "unparseable reply date {!r} set to null",
                            bad_reply_at, col("developer_reply_at"))
         fetched, _ = clean.parse_times(col("fetched_at"), "UTC")

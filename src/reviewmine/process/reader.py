@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
+from reviewmine.io import file_sha256
+from reviewmine.process.schema import GENERATION_KEY
 
 EXPORT_FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575
@@ -27,6 +31,23 @@ def reviews_path(data_dir: Path | str, versions: bool = False) -> Path:
     """Where ``process`` writes the current reviews (or the earlier versions)."""
     name = "review_versions.parquet" if versions else "reviews.parquet"
     return Path(data_dir) / "processed" / name
+
+
+def reviews_generation(data_dir: Path | str) -> str:
+    """The generation of the processed reviews: the id ``process`` wrote into
+    ``reviews.parquet``, or ``sha256:...`` of the file(s) for one written another way.
+
+    Reads only the Parquet footer when the id is there, so it is cheap at any size.
+    """
+    path = reviews_path(data_dir)
+    if path.is_file():
+        metadata = pq.read_schema(path).metadata or {}
+        found = metadata.get(GENERATION_KEY.encode())
+        return found.decode() if found else "sha256:" + file_sha256(path)
+    if path.is_dir():
+        parts = [f"{p.relative_to(path)}={file_sha256(p)}" for p in sorted(path.rglob("*.parquet"))]
+        return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    raise InputError(f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first")
 
 
 def review_filter(

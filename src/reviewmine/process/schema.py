@@ -68,6 +68,10 @@ PROCESSED_FIELDS: list[tuple[pa.Field, str]] = [
 PROCESSED_SCHEMA = pa.schema([f for f, _ in PROCESSED_FIELDS])
 """Schema of ``reviews.parquet`` and ``review_versions.parquet``."""
 
+GENERATION_KEY = "reviewmine.generation"
+"""Parquet key-value metadata: the id of the ``process`` run that wrote a file (and, in the
+analyze outputs, of the processed reviews they were made from)."""
+
 REJECTS_FIELDS: list[tuple[pa.Field, str]] = [
     (pa.field("source_file", pa.string(), nullable=False), "Input file."),
     (pa.field("row", pa.int64()), "Row number in the file (1 = first data row; null for malformed CSV lines)."),
@@ -101,13 +105,16 @@ def validate(table: pa.Table, schema: pa.Schema = PROCESSED_SCHEMA) -> pa.Table:
 
 
 class AtomicParquetWriter:
-    """Write a Parquet file in batches to ``PATH.tmp-*`` and rename it into place on ``commit``."""
+    """Write a Parquet file in batches to ``PATH.tmp-*`` and rename it into place on ``commit``;
+    ``metadata`` goes into the file's key-value metadata."""
 
-    def __init__(self, path: Path, schema: pa.Schema, tmp_dir: Path) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, tmp_dir: Path, metadata: dict[str, str] | None = None
+    ) -> None:
         self.path = Path(path)
-        self.schema = schema
+        self.schema = schema.with_metadata(metadata) if metadata else schema
         self.tmp_path = Path(tmp_dir) / (self.path.name + ".partial")
-        self._writer = pq.ParquetWriter(self.tmp_path, schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self.tmp_path, self.schema, compression="zstd")
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
@@ -157,7 +164,9 @@ def data_dictionary_markdown() -> str:
         "",
         "Counts of the last run: rows read per input, rejected and kept-with-issues rows by",
         "reason, duplicates collapsed, edited reviews, copy-paste and spam flags, languages,",
-        "redactions by kind, throughput. See `ProcessSummary` in `reviewmine.process.pipeline`.",
+        "redactions by kind, throughput; the run's `generation` id (also in the key-value",
+        "metadata of the Parquet files, key `reviewmine.generation`) and `import_notes` (what",
+        "happened to each `--input` file). See `ProcessSummary` in `reviewmine.process.pipeline`.",
         "",
     ]
     return "\n".join(lines)

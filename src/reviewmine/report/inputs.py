@@ -1,7 +1,9 @@
 """Read what the report is built from: the processed and analysed layers of a data directory.
 
 Every input is checked up front, so a missing stage gives one line naming the command
-to run first instead of a traceback half-way through the report.
+to run first instead of a traceback half-way through the report. That includes stale
+inputs: every analysis table must come from the analyze run its ``analyze_summary.json``
+describes, and that run must have read the current ``reviews.parquet`` (same generation).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from reviewmine.analyze.codebook import Codebook, load_codebook
+from reviewmine.analyze.pipeline import RUN_KEY, SUMMARY_FILE
 from reviewmine.errors import InputError
+from reviewmine.process.schema import GENERATION_KEY
 
 ALL_APPS = "(all apps)"
 POLARITIES = ("barrier", "facilitator", "neutral")
@@ -39,6 +44,8 @@ class ReportInputs:
     topic_info: pd.DataFrame | None = None
     files: list[Path] = field(default_factory=list)
     apps: list[str] | None = None
+    generation: dict = field(default_factory=dict)
+    """``{"processed": ..., "analyze_run": ...}``: the generations the report was made from."""
 
     @property
     def code_ids(self) -> list[str]:
@@ -71,6 +78,7 @@ def load_inputs(
     >>> inputs = load_inputs("data", apps=["calm"])  # doctest: +SKIP
     """
     from reviewmine.process import read_reviews
+    from reviewmine.process.reader import reviews_generation
 
     data_dir = Path(data_dir)
     proc = processed_dir(data_dir)
@@ -80,11 +88,19 @@ def load_inputs(
             f"{reviews_file}: not found; run 'reviewmine process --data-dir {data_dir}' and then "
             f"'reviewmine analyze --data-dir {data_dir}' first"
         )
-    for name in ("review_scores.parquet", "codes.parquet"):
+    for name in ("review_scores.parquet", "codes.parquet", SUMMARY_FILE):
         if not (proc / name).exists():
             raise InputError(
                 f"{proc / name}: not found; run 'reviewmine analyze --data-dir {data_dir}' first"
             )
+    generation = reviews_generation(data_dir)
+    summaries = {name: _read_json(proc / name) for name in ("process_summary.json", SUMMARY_FILE)}
+    analysis = _analysis_files(proc, data_dir, summaries[SUMMARY_FILE], generation)
+    if summaries["process_summary.json"].get("generation", generation) != generation:
+        raise InputError(
+            f"{proc / 'process_summary.json'}: does not belong to {reviews_file.name} (a process "
+            f"run was interrupted); run 'reviewmine process --data-dir {data_dir}'"
+        )
     reviews = read_reviews(data_dir, columns=REVIEW_COLUMNS)
     scores = pd.read_parquet(proc / "review_scores.parquet")
     codes = pd.read_parquet(proc / "codes.parquet")
@@ -105,7 +121,7 @@ def load_inputs(
         )
     files = [reviews_file, proc / "review_scores.parquet", proc / "codes.parquet"]
     topics = topic_info = None
-    if (proc / "topics.parquet").exists() and (proc / "topic_info.parquet").exists():
+    if {"topics", "topic_info"} <= analysis:
         topics = pd.read_parquet(proc / "topics.parquet")
         topic_info = pd.read_parquet(proc / "topic_info.parquet")
         if "app" not in topics.columns:
@@ -113,12 +129,7 @@ def load_inputs(
         elif apps:
             topics = topics[topics["app"].isin(apps)]
         files += [proc / "topics.parquet", proc / "topic_info.parquet"]
-    summaries = {}
-    for name in ("process_summary.json", "analyze_summary.json"):
-        path = proc / name
-        summaries[name] = json.loads(path.read_text()) if path.exists() else {}
-        if path.exists():
-            files.append(path)
+    files += [proc / name for name in ("process_summary.json", SUMMARY_FILE) if (proc / name).exists()]
     return ReportInputs(
         data_dir=data_dir,
         reviews=reviews.reset_index(drop=True),
@@ -126,12 +137,47 @@ def load_inputs(
         codes=codes.reset_index(drop=True),
         codebook=load_codebook(codebook) if codebook else load_codebook(),
         process_summary=summaries["process_summary.json"],
-        analyze_summary=summaries["analyze_summary.json"],
+        analyze_summary=summaries[SUMMARY_FILE],
         topics=topics,
         topic_info=topic_info,
         files=files,
         apps=list(apps) if apps else None,
+        generation={"processed": generation, "analyze_run": summaries[SUMMARY_FILE]["run_id"]},
     )
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path}: not readable JSON; run the stage that writes it again") from None
+
+
+def _analysis_files(proc: Path, data_dir: Path, summary: dict, generation: str) -> set[str]:
+    """The analysis outputs the report may read (those of the last analyze run), after
+    checking that each is of that run and that the run read the current reviews."""
+    rerun = f"run 'reviewmine analyze --data-dir {data_dir}'"
+    if not summary.get("run_id") or not isinstance(summary.get("outputs"), dict):
+        raise InputError(
+            f"{proc / SUMMARY_FILE}: written by an older reviewmine without a run id; {rerun}"
+        )
+    if summary.get("generation") != generation:
+        raise InputError(
+            f"{proc / 'review_scores.parquet'}: was made from an older processed/reviews.parquet; {rerun}"
+        )
+    outputs = {name for name in summary["outputs"] if name in ("review_scores", "codes", "topics", "topic_info")}
+    for name in sorted(outputs | {"review_scores", "codes"}):
+        path = proc / f"{name}.parquet"
+        metadata = (pq.read_schema(path).metadata or {}) if path.is_file() else {}
+        if (metadata.get(RUN_KEY.encode(), b"").decode() != summary["run_id"]
+                or metadata.get(GENERATION_KEY.encode(), b"").decode() != generation):
+            raise InputError(
+                f"{path}: is not an output of the last analyze run ({summary['run_id']}), "
+                f"which was interrupted or whose files were replaced; {rerun}"
+            )
+    return outputs
 
 
 def app_order(scores: pd.DataFrame) -> list[str]:

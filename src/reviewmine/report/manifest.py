@@ -8,13 +8,13 @@ out byte-identical.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reviewmine import versions
 from reviewmine.errors import InputError
+from reviewmine.io import file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -24,14 +24,6 @@ PACKAGES = (
 )  # fmt: skip
 # HTML carries the build time and XLSX its creation time, so only these are compared on a rerun.
 REPRODUCIBLE_SUFFIXES = (".csv", ".parquet", ".png", ".svg")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def software_versions() -> dict[str, str]:

@@ -136,6 +136,7 @@ def report(
         "process_summary": {k: inputs.process_summary.get(k) for k in ("rows_read", "reviews", "english", "spam")},
         "analyze_summary": {k: inputs.analyze_summary.get(k) for k in (
             "reviews_in", "analysed", "with_codes", "codes", "topics", "coder_method", "codebook", "finished_at")},
+        "generation": inputs.generation,
     }
     # The report itself draws no random numbers (quotes and the topic map are deterministic);
     # the seeds that shaped its inputs are the upstream ones.
