@@ -476,3 +476,23 @@ def run(
     out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
     if failed:
         raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- explore
+@app.command()
+@user_errors
+def explore(
+    data_dir: DataDir = Path("data"),
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8001,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the data to the network.")] = "127.0.0.1",
+    build_only: Annotated[bool, typer.Option("--build-only", help="Build DATA_DIR/explore/reviews.db and stop (open it with Datasette, DB Browser, DuckDB).")] = False,
+) -> None:
+    """Browse the analysed reviews in Datasette: facets, full-text search, canned queries.
+
+    Builds DATA_DIR/explore/reviews.db (rebuilt only when the analysis changed) and serves it
+    read-only at http://HOST:PORT/reviews. Needs the explore extra: pip install 'reviewmine[explore]'.
+    """
+    from reviewmine.explore import explore as run_explore
+
+    run_explore(data_dir, port=port, host=host, build_only=build_only,
+                on_message=lambda m: console.print(m, highlight=False, soft_wrap=True))
