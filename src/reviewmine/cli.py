@@ -419,6 +419,7 @@ def report(
     from_manifest: Annotated[
         Path | None, typer.Option("--from-manifest", help="Re-run the report a manifest.json describes.")
     ] = None,
+    explore_url: Annotated[str, typer.Option("--explore-url", help="Base URL of 'reviewmine explore', linked when DATA_DIR/explore/reviews.db exists.")] = "http://127.0.0.1:8001",
 ) -> None:
     """Tables, figures and a self-contained HTML report of the analysed reviews, with a manifest.
 
@@ -432,7 +433,7 @@ def report(
         path = run_report(
             data_dir, out=out_dir, run_name=run, apps=_split(apps), small_n=small_n,
             quotes_per_cell=quotes_per_cell, codebook=codebook, from_manifest=from_manifest,
-            on_step=lambda s: status.update(f"report: {s}"),
+            on_step=lambda s: status.update(f"report: {s}"), explore_url=explore_url,
         )
     if from_manifest:
         import json

@@ -319,3 +319,39 @@ def test_analysis_column_descriptions_match_the_data_dictionary():
     doc = (ROOT / "docs" / "data-dictionary-analysis.md").read_text()
     for column, meaning in ANALYSIS_COLUMNS.items():
         assert f"| `{column}` |" in doc and f"| {meaning} |" in doc, column
+
+
+# ----------------------------------------------------------------------------- report links
+def _report_html(data: Path, tmp_path: Path, **options) -> str:
+    from reviewmine.report import report
+
+    return (report(data, out=tmp_path / "report", **options) / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_links_quotes_factor_cells_and_topics_to_the_explorer(explore_dir, server, tmp_path):
+    build_database(explore_dir)
+    html = _report_html(explore_dir, tmp_path, explore_url=server)
+    cells = re.findall(rf'<a class="explore" href="{re.escape(server)}/reviews/codes\?([^"]+)">([\d,]+) ', html)
+    topics = re.findall(rf'<a class="explore" href="{re.escape(server)}/reviews/reviews\?topic_id=', html)
+    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html).group(1))
+    quote_urls = [q["url"] for quotes in data["quotes"].values() for q in quotes]
+    assert len(cells) > 10 and topics and quote_urls and all(u.startswith(f"{server}/reviews/codes?review_key=") for u in quote_urls)
+    # Each factor-cell link opens exactly the reviews the cell counts.
+    for query, count in cells[:6]:
+        url = f"{server}/reviews/codes.json?{query.replace('&amp;', '&')}&_size=0"
+        assert _json(url)["filtered_table_rows_count"] == int(count.replace(",", "")), query
+    assert _json(quote_urls[0].replace("/codes?", "/codes.json?") + "&_shape=array")[0]["evidence"]
+
+
+def test_report_without_an_explorer_database_has_no_links(explore_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(explore_dir / "processed", data / "processed")
+    html = _report_html(data, tmp_path)
+    assert 'class="explore"' not in html and "open in explorer" not in html.split("<script>")[0]
+    assert '"url":null' in html and "explore-note" not in html
+
+
+def test_report_refuses_an_explore_url_that_is_not_http(explore_dir, tmp_path):
+    result = runner.invoke(app, ["report", "--data-dir", str(explore_dir), "--out", str(tmp_path / "r"),
+                                 "--explore-url", "javascript:alert(1)"])
+    assert "--explore-url 'javascript:alert(1)'" in _one_error_line(result)

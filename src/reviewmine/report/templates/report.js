@@ -128,6 +128,12 @@
             block.appendChild(more);
           }
           block.appendChild(el("span", "meta", quoteMeta(q) + " · one of " + q.cell_reviews + " reviews in this cell"));
+          if (q.url) {
+            var link = el("a", "explore", "open in explorer");
+            link.href = q.url;
+            block.appendChild(document.createTextNode(" "));
+            block.appendChild(link);
+          }
           box.appendChild(block);
           shown += 1;
         });
