@@ -368,6 +368,7 @@ def demo(
     console.print("[bold]3/3 report[/]")
     path = run_report(data_dir)
     out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
+    out.print(f"Explore the reviews: reviewmine explore --data-dir {data_dir}", highlight=False)
 
 
 @app.command("topics")

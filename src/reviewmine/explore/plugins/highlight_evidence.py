@@ -1,5 +1,5 @@
-"""Datasette plugin (loaded with --plugins-dir): show a code's evidence sentence highlighted
-in the review's title or text.
+"""Datasette plugin (loaded from --plugins-dir): show a code's evidence sentence highlighted
+in the review's title or text, and fold the long list of column descriptions.
 
 Review text is hostile input, so the cell is HTML-escaped first and only the <mark>
 element this plugin adds is markup.
@@ -35,3 +35,21 @@ def render_cell(row, value, column):
     if "evidence" not in keys or not row["evidence"]:
         return None
     return highlight(value, row["evidence"])
+
+
+# The column descriptions fill a screen above the rows: fold them into a <details>.
+FOLD_DESCRIPTIONS = """
+document.querySelectorAll("dl.column-descriptions").forEach(function (list) {
+  var box = document.createElement("details");
+  var summary = document.createElement("summary");
+  summary.textContent = "Column descriptions";
+  list.parentNode.insertBefore(box, list);
+  box.appendChild(summary);
+  box.appendChild(list);
+});
+"""
+
+
+@hookimpl
+def extra_body_script(view_name):
+    return FOLD_DESCRIPTIONS if view_name == "table" else None
