@@ -492,7 +492,7 @@ def explore(
     """Browse the analysed reviews in Datasette: facets, full-text search, canned queries.
 
     Builds DATA_DIR/explore/reviews.db (rebuilt only when the analysis changed) and serves it
-    read-only at http://HOST:PORT/reviews. Needs the explore extra: pip install 'reviewmine[explore]'.
+    read-only at http://HOST:PORT/reviews. Needs the explore extra (datasette, sqlite-utils).
     """
     from reviewmine.explore import explore as run_explore
 

@@ -285,6 +285,15 @@ def test_a_port_out_of_range_is_one_error_line(explore_dir, port):
     assert f"--port {port}" in line
 
 
+def test_missing_explore_extra_is_one_error_line(explore_dir, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "datasette" else real(name, *a))
+    result = runner.invoke(app, ["explore", "--data-dir", str(explore_dir), "--port", str(_free_port())])
+    assert "datasette is not installed" in _one_error_line(result) and "pip install datasette sqlite-utils" in result.output
+
+
 def test_host_open_to_the_network_prints_a_warning(explore_dir, monkeypatch):
     import uvicorn
 

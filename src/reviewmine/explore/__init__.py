@@ -31,11 +31,13 @@ def explore(
     >>> explore("data", build_only=True).path  # doctest: +SKIP
     PosixPath('data/explore/reviews.db')
     """
+    from reviewmine.explore.build import require_extra
     from reviewmine.explore.serve import check_port, serve
 
     say = on_message or (lambda _: None)
-    if not build_only:
-        check_port(host, port)  # fail before a long build, not after
+    if not build_only:  # fail before a long build, not after
+        require_extra("datasette")
+        check_port(host, port)
     result = build_database(data_dir)
     counts = ", ".join(f"{n:,} {name}" for name, n in result.rows.items())
     if result.rebuilt:

@@ -182,7 +182,9 @@ def require_extra(module: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise InputError(f"{module} is not installed; install the explore extra: pip install 'reviewmine[explore]'")
+        raise InputError(
+            f"{module} is not installed; install reviewmine's explore extra (pip install datasette sqlite-utils)"
+        )
 
 
 def _write_sqlite(path: Path, tables: dict[str, pd.DataFrame], info: dict[str, str]) -> None:
