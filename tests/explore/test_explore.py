@@ -344,6 +344,7 @@ def test_report_links_quotes_factor_cells_and_topics_to_the_explorer(explore_dir
     topics = re.findall(rf'<a class="explore" href="{re.escape(server)}/reviews/reviews\?topic_id=', html)
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html).group(1))
     quote_urls = [q["url"] for quotes in data["quotes"].values() for q in quotes]
+    assert data["explore"] == f"{server}/reviews"  # the profile bars link from it
     assert len(cells) > 10 and topics and quote_urls and all(u.startswith(f"{server}/reviews/codes?review_key=") for u in quote_urls)
     # Each factor-cell link opens exactly the reviews the cell counts.
     for query, count in cells[:6]:
@@ -357,7 +358,7 @@ def test_report_without_an_explorer_database_has_no_links(explore_dir, tmp_path)
     shutil.copytree(explore_dir / "processed", data / "processed")
     html = _report_html(data, tmp_path)
     assert 'class="explore"' not in html and "open in explorer" not in html.split("<script>")[0]
-    assert '"url":null' in html and "explore-note" not in html
+    assert '"url":null' in html and '"explore":null' in html and "explore-note" not in html
 
 
 def test_report_refuses_an_explore_url_that_is_not_http(explore_dir, tmp_path):

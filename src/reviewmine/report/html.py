@@ -362,6 +362,7 @@ def page_data(tables: dict[str, pd.DataFrame], quotes: pd.DataFrame, explore: st
     codes = net[net["app"] == ALL_APPS][["code", "label"]].drop_duplicates()
     return {
         "all_apps": ALL_APPS,
+        "explore": explore,
         "apps": apps,
         "cells": cells,
         "quotes": by_cell,

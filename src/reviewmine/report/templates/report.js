@@ -82,7 +82,16 @@
         bar.addEventListener("mouseenter", function (event) { showTooltip(event, app, c, spec[0]); });
         bar.addEventListener("mousemove", moveTooltip);
         bar.addEventListener("mouseleave", hideTooltip);
-        holder.appendChild(bar);
+        if (data.explore) {  // the bar opens the cell's reviews in the explorer
+          var filters = {code: c.code, polarity: spec[0]};
+          if (app !== ALL) { filters.app = app; }
+          var link = el("a", "explore");
+          link.href = data.explore + "/codes?" + new URLSearchParams(filters).toString();
+          link.appendChild(bar);
+          holder.appendChild(link);
+        } else {
+          holder.appendChild(bar);
+        }
         box.appendChild(holder);
       });
       box.appendChild(el("div", "net", (c.net >= 0 ? "+" : "") + (100 * c.net).toFixed(1)));
