@@ -497,4 +497,4 @@ def explore(
     from reviewmine.explore import explore as run_explore
 
     run_explore(data_dir, port=port, host=host, build_only=build_only,
-                on_message=lambda m: console.print(m, highlight=False, soft_wrap=True))
+                on_message=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))

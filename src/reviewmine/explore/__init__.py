@@ -15,8 +15,6 @@ from pathlib import Path
 
 from reviewmine.explore.build import BuildResult, build_database, database_path
 
-DEFAULT_URL = "http://127.0.0.1:8001"
-
 
 def explore(
     data_dir: str | Path,
@@ -49,4 +47,4 @@ def explore(
     return result
 
 
-__all__ = ["DEFAULT_URL", "BuildResult", "build_database", "database_path", "explore"]
+__all__ = ["BuildResult", "build_database", "database_path", "explore"]
