@@ -391,6 +391,7 @@ def demo(
     console.print("[bold]3/3 report[/]")
     path = run_report(data_dir)
     out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
+    out.print(f"Explore the reviews: reviewmine explore --data-dir {data_dir}", highlight=False)
 
 
 @app.command("topics")
@@ -442,6 +443,7 @@ def report(
     from_manifest: Annotated[
         Path | None, typer.Option("--from-manifest", help="Re-run the report a manifest.json describes.")
     ] = None,
+    explore_url: Annotated[str, typer.Option("--explore-url", help="Base URL of 'reviewmine explore', linked when DATA_DIR/explore/reviews.db exists.")] = "http://127.0.0.1:8001",
 ) -> None:
     """Tables, figures and a self-contained HTML report of the analysed reviews, with a manifest.
 
@@ -455,7 +457,7 @@ def report(
         path = run_report(
             data_dir, out=out_dir, run_name=run, apps=_split(apps), small_n=small_n,
             quotes_per_cell=quotes_per_cell, codebook=codebook, from_manifest=from_manifest,
-            on_step=lambda s: status.update(f"report: {s}"),
+            on_step=lambda s: status.update(f"report: {s}"), explore_url=explore_url,
         )
     if from_manifest:
         import json
@@ -499,3 +501,23 @@ def run(
     out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
     if failed:
         raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- explore
+@app.command()
+@user_errors
+def explore(
+    data_dir: DataDir = Path("data"),
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8001,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the data to the network.")] = "127.0.0.1",
+    build_only: Annotated[bool, typer.Option("--build-only", help="Build DATA_DIR/explore/reviews.db and stop (open it with Datasette, DB Browser, DuckDB).")] = False,
+) -> None:
+    """Browse the analysed reviews in Datasette: facets, full-text search, canned queries.
+
+    Builds DATA_DIR/explore/reviews.db (rebuilt only when the analysis changed) and serves it
+    read-only at http://HOST:PORT/reviews. Needs the explore extra (datasette, sqlite-utils).
+    """
+    from reviewmine.explore import explore as run_explore
+
+    run_explore(data_dir, port=port, host=host, build_only=build_only,
+                on_message=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))

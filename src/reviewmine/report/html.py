@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -69,11 +70,13 @@ def _net_ci(net, low, high) -> str:
     return f"{100 * net:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})"
 
 
-Column = tuple[str, Callable[[dict], str], bool]  # header, row -> text, numeric
+# header, row -> text, numeric[, row -> link to the explorer or None]
+Column = tuple[str, Callable[[dict], str], bool] | tuple[str, Callable[[dict], str], bool, Callable[[dict], str | None]]
 
 
 def html_table(df: pd.DataFrame, columns: list[Column], limit: int | None = None) -> dict:
-    """Rows ready for the template: formatted cells, the row's app (for the filter), small-n flag."""
+    """Rows ready for the template: formatted cells (text, numeric, link), the row's app (for
+    the filter), small-n flag."""
     records = df.to_dict("records") if limit is None else df.head(limit).to_dict("records")
     rows = []
     for rec in records:
@@ -81,18 +84,32 @@ def html_table(df: pd.DataFrame, columns: list[Column], limit: int | None = None
             {
                 "app": rec.get("app"),
                 "small": bool(rec.get("small_n", False)),
-                "cells": [(fmt(rec), numeric) for _, fmt, numeric in columns],
+                "cells": [(col[1](rec), col[2], col[3](rec) if len(col) > 3 else None) for col in columns],
             }
         )
-    return {"headers": [h for h, _, _ in columns], "rows": rows}
+    return {"headers": [col[0] for col in columns], "rows": rows}
+
+
+def explorer_link(base: str | None, table: str, **filters) -> str | None:
+    """URL of a filtered Datasette table page of the explorer (None without an explorer);
+    ``app`` is left out for the pooled '(all apps)' rows."""
+    if base is None:
+        return None
+    query = {k: v for k, v in filters.items() if v is not None and not (k == "app" and v == ALL_APPS)}
+    return f"{base}/{table}?{urlencode(query)}"
 
 
 def _field(name: str, fmt: Callable = str) -> Callable[[dict], str]:
     return lambda r: fmt(r[name]) if r.get(name) is not None else ""
 
 
-def report_tables(tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """The tables the page shows (the full ones are in tables/ and the workbook)."""
+def report_tables(tables: dict[str, pd.DataFrame], explore: str | None = None) -> dict[str, dict]:
+    """The tables the page shows (the full ones are in tables/ and the workbook); with an
+    ``explore`` base URL, factor cells and topics link to their reviews in the explorer."""
+
+    def cell_link(polarity: str) -> Callable[[dict], str | None]:
+        return lambda r: explorer_link(explore, "codes", app=r["app"], code=r["code"], polarity=polarity)
+
     summary = tables["app_summary"]
     net_factor = tables["net_by_factor"]
     net_factor = net_factor[(net_factor["n_facilitator"] + net_factor["n_barrier"]) > 0]
@@ -124,8 +141,9 @@ def report_tables(tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
             ("factor", _field("label"), False),
             ("category", _field("category"), False),
             ("reviews", _field("n_reviews", _num), True),
-            ("facilitator", lambda r: f"{r['n_facilitator']:,} ({_pct(r['facilitator_share'])})", True),
-            ("barrier", lambda r: f"{r['n_barrier']:,} ({_pct(r['barrier_share'])})", True),
+            ("facilitator", lambda r: f"{r['n_facilitator']:,} ({_pct(r['facilitator_share'])})", True,
+             cell_link("facilitator")),
+            ("barrier", lambda r: f"{r['n_barrier']:,} ({_pct(r['barrier_share'])})", True, cell_link("barrier")),
             ("net × 100 (95% CI)", lambda r: _net_ci(r["net_score"], r["net_ci_low"], r["net_ci_high"]), True),
         ]),
         "ratings_by_factor": html_table(ratings, [
@@ -141,7 +159,8 @@ def report_tables(tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
         "top_topics": html_table(tables["top_topics"], [
             ("app", _field("app"), False),
             ("rank", _field("rank"), True),
-            ("topic", _field("label"), False),
+            ("topic", _field("label"), False,
+             lambda r: explorer_link(explore, "reviews", topic_id=r["topic_id"], app=r["app"])),
             ("top words", _field("words"), False),
             ("factor", lambda r: r["factor"] or ("emerging" if r["is_emerging"] else ""), False),
             ("reviews", _field("n_reviews", _num), True),
@@ -319,8 +338,9 @@ def _clean(value):
     return value
 
 
-def page_data(tables: dict[str, pd.DataFrame], quotes: pd.DataFrame) -> dict:
-    """The JSON the page's script reads: apps, per-app factor cells with CIs, quotes per cell."""
+def page_data(tables: dict[str, pd.DataFrame], quotes: pd.DataFrame, explore: str | None = None) -> dict:
+    """The JSON the page's script reads: apps, per-app factor cells with CIs, quotes per cell
+    (each linking to its review in the explorer when there is one)."""
     summary = tables["app_summary"]
     apps = [{"app": r.app, "n": int(r.n_analysed), "small_n": bool(r.small_n)} for r in summary.itertuples()]
     net = tables["net_by_factor"]
@@ -341,10 +361,12 @@ def page_data(tables: dict[str, pd.DataFrame], quotes: pd.DataFrame) -> dict:
             "version": q.app_version if isinstance(q.app_version, str) else "",
             "rating": q.rating if pd.notna(q.rating) else None, "store": q.store, "reviewer": q.reviewer,
             "label": q.label, "cell_reviews": q.cell_reviews,
+            "url": explorer_link(explore, "codes", review_key=q.review_key, code=q.code),
         }.items()})
     codes = net[net["app"] == ALL_APPS][["code", "label"]].drop_duplicates()
     return {
         "all_apps": ALL_APPS,
+        "explore": explore,
         "apps": apps,
         "cells": cells,
         "quotes": by_cell,
@@ -374,8 +396,10 @@ def render_report(
     files: list[str],
     created_at: str,
     software: dict,
+    explore: str | None = None,
 ) -> str:
-    """The whole report page as one HTML string."""
+    """The whole report page as one HTML string; ``explore`` is the base URL of the explorer
+    database (``http://127.0.0.1:8001/reviews``) when there is one to link to."""
     summary = tables["app_summary"]
     overall = summary.iloc[0]
     apps = summary[summary["app"] != ALL_APPS]
@@ -407,11 +431,12 @@ def render_report(
         "cards": cards,
         "small_apps": int(apps["small_n"].sum()),
         "parameters": parameters,
-        "tables": report_tables(tables),
+        "tables": report_tables(tables, explore),
         "figures": figure_ctx,
         "has_topics": inputs.has_topics,
         "methods": methods_context(inputs, tables, parameters, software),
-        "data_json": script_json(page_data(tables, quotes)),
+        "data_json": script_json(page_data(tables, quotes, explore)),
+        "explore": explore,
         "files": files,
         "run_dir": str(run_dir),
         "created_at": created_at,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reviewmine.errors import InputError
+from reviewmine.explore.build import database_path
 from reviewmine.report.figures import draw_figures
 from reviewmine.report.html import model_files, render_report
 from reviewmine.report.inputs import load_inputs
@@ -36,6 +37,7 @@ from reviewmine.report.quotes import representative_quotes
 from reviewmine.report.tables import build_tables, write_tables, write_workbook
 
 PARALLEL_WORKBOOK_CELLS = 100_000
+EXPLORE_URL = "http://127.0.0.1:8001"  # where 'reviewmine explore' serves by default
 DEFAULTS = {
     "apps": None,
     "small_n": 30,
@@ -43,6 +45,7 @@ DEFAULTS = {
     "top_topics_per_app": 10,
     "min_version_reviews": 1,
     "codebook": None,
+    "explore_url": EXPLORE_URL,
 }
 
 
@@ -58,12 +61,15 @@ def report(
     codebook: str | Path | None = None,
     from_manifest: str | Path | None = None,
     on_step: Callable[[str], None] | None = None,
+    explore_url: str = EXPLORE_URL,
 ) -> Path:
     """Build the report of ``data_dir`` and return its directory.
 
     ``from_manifest`` re-runs the report a manifest describes, with its parameters (the data
     directory and output may be given anew); it refuses if an input changed since, and the
-    new manifest records which tables and figures came out byte-identical.
+    new manifest records which tables and figures came out byte-identical. When
+    ``reviewmine explore`` has built ``DATA_DIR/explore/reviews.db``, quotes, factor cells and
+    topics link to their reviews in the explorer served at ``explore_url``.
 
     >>> run_dir = report("data", run_name="sample")  # doctest: +SKIP
     >>> (run_dir / "report.html").exists()  # doctest: +SKIP
@@ -74,7 +80,7 @@ def report(
     params = {
         "apps": list(apps) if apps else None, "small_n": small_n, "quotes_per_cell": quotes_per_cell,
         "top_topics_per_app": top_topics_per_app, "min_version_reviews": min_version_reviews,
-        "codebook": str(codebook) if codebook else None,
+        "codebook": str(codebook) if codebook else None, "explore_url": explore_url,
     }  # fmt: skip
     if from_manifest:
         original = read_manifest(from_manifest)
@@ -90,6 +96,10 @@ def report(
     data_dir = Path(data_dir) if data_dir else Path("data")
     if params["small_n"] < 1 or params["quotes_per_cell"] < 1:
         raise InputError("small_n and quotes_per_cell must be at least 1")
+    if not str(params["explore_url"]).startswith(("http://", "https://")):
+        raise InputError(
+            f"--explore-url {params['explore_url']!r}: not an http(s) URL; use e.g. http://127.0.0.1:8001"
+        )
 
     step("reading inputs")
     inputs = load_inputs(data_dir, params["apps"], params["codebook"])
@@ -124,8 +134,9 @@ def report(
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     software = software_versions()
     listed = sorted(str(p.relative_to(run_dir)) for p in outputs) + ["report.html", MANIFEST_NAME]
+    explore = f"{params['explore_url'].rstrip('/')}/reviews" if database_path(data_dir).is_file() else None
     html = render_report(inputs, tables, quotes, figures, {"run_name": run_name, **params}, run_dir,
-                         listed, created_at, software)
+                         listed, created_at, software, explore)
     from reviewmine.io import write_atomic
 
     with write_atomic(run_dir / "report.html") as tmp:

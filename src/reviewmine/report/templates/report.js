@@ -82,7 +82,16 @@
         bar.addEventListener("mouseenter", function (event) { showTooltip(event, app, c, spec[0]); });
         bar.addEventListener("mousemove", moveTooltip);
         bar.addEventListener("mouseleave", hideTooltip);
-        holder.appendChild(bar);
+        if (data.explore) {  // the bar opens the cell's reviews in the explorer
+          var filters = {code: c.code, polarity: spec[0]};
+          if (app !== ALL) { filters.app = app; }
+          var link = el("a", "explore");
+          link.href = data.explore + "/codes?" + new URLSearchParams(filters).toString();
+          link.appendChild(bar);
+          holder.appendChild(link);
+        } else {
+          holder.appendChild(bar);
+        }
         box.appendChild(holder);
       });
       box.appendChild(el("div", "net", (c.net >= 0 ? "+" : "") + (100 * c.net).toFixed(1)));
@@ -128,6 +137,12 @@
             block.appendChild(more);
           }
           block.appendChild(el("span", "meta", quoteMeta(q) + " · one of " + q.cell_reviews + " reviews in this cell"));
+          if (q.url) {
+            var link = el("a", "explore", "open in explorer");
+            link.href = q.url;
+            block.appendChild(document.createTextNode(" "));
+            block.appendChild(link);
+          }
           box.appendChild(block);
           shown += 1;
         });
