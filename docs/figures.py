@@ -295,3 +295,16 @@ def collect_faults() -> str:
         f"{r['collected']:,} / {r['expected']:,}; duplicates: {r['duplicates']}; unexpected rows: "
         f"{r['unexpected']} ({b['measured_at'][:10]})."
     )
+
+
+def explore_build() -> str:
+    b = bench("explore")
+    s = b["summary"]
+    return (
+        f"**Build time.** On the {b['corpus']} ({b['rows']['reviews']:,} analysed reviews, "
+        f"{b['rows']['codes']:,} codes, no topics) the build takes {span(s, 'build_s', '{:.1f}')} s on "
+        f"{b['machine']['cores']} cores and writes a {span(s, 'database_mb', '{:.0f}')} MB database "
+        f"(target: under 30 s); the up-to-date check that skips it takes "
+        f"{span(s, 'up_to_date_check_s', '{:.2f}')} s (`benchmarks/bench_explore.py --dev reviews_dev.csv`, "
+        f"{len(b['runs'])} runs, {b['measured_at'][:10]})."
+    )

@@ -32,11 +32,17 @@ def require_chromium() -> str:
     pytest.skip(message)
 
 
-def dump_dom(url: str, profile: Path, *extra: str) -> tuple[str, str]:
-    """The DOM after scripts ran, and Chromium's log (console messages appear as ``:CONSOLE``)."""
+def run_chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Load ``url`` headless (``extra``: e.g. ``--dump-dom`` or ``--screenshot=FILE``)."""
     result = subprocess.run(
-        [require_chromium(), *FLAGS, *extra, f"--user-data-dir={profile}", "--dump-dom", url],
+        [require_chromium(), *FLAGS, *extra, f"--user-data-dir={profile}", url],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def dump_dom(url: str, profile: Path, *extra: str) -> tuple[str, str]:
+    """The DOM after scripts ran, and Chromium's log (console messages appear as ``:CONSOLE``)."""
+    result = run_chromium(url, profile, *extra, "--dump-dom")
     return result.stdout, result.stderr

@@ -355,9 +355,11 @@ def _print_analyze(summary, data_dir: Path) -> None:
     table = Table(title=f"reviewmine analyze: {data_dir}", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
+    by_language = ", ".join(f"{lang} {n:,}" for lang, n in list(summary.skipped_by_language.items())[:6])
     rows = [
         ("processed reviews", summary.reviews_in),
         (f"skipped: not {'/'.join(summary.languages)}", summary.skipped_non_english),
+        *([("  by language", by_language)] if by_language else []),
         ("skipped: spam", summary.skipped_spam),
         ("skipped: empty text", summary.skipped_empty),
         ("analysed", summary.analysed),
@@ -369,6 +371,14 @@ def _print_analyze(summary, data_dir: Path) -> None:
     for label, value in rows:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
     out.print(table)
+    if summary.skipped_language_sample:
+        console.print(
+            f"Reviews skipped for their language, a sample to check (all {len(summary.skipped_language_sample)} "
+            f"in {data_dir / 'processed' / 'analyze_summary.json'}, 'skipped_language_sample'):",
+            highlight=False, markup=False,
+        )
+        for item in summary.skipped_language_sample[:5]:
+            console.print(f"  [{item['language']}] {item['text'][:100]}", highlight=False, markup=False)
 
 
 @app.command()

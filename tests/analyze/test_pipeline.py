@@ -11,7 +11,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def analysed(tmp_path_factory):
+def analyze_run(tmp_path_factory):
     from reviewmine.process import process
 
     root = tmp_path_factory.mktemp("analyze")
@@ -24,7 +24,23 @@ def analysed(tmp_path_factory):
     process(data_dir, inputs=[path], include_raw=False, key_file=root / "key")
     result = runner.invoke(app, ["analyze", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
-    return data_dir
+    return data_dir, result.output
+
+
+@pytest.fixture(scope="module")
+def analysed(analyze_run):
+    return analyze_run[0]
+
+
+def test_reviews_skipped_for_their_language_are_counted_by_language_and_listed(analyze_run):
+    data_dir, output = analyze_run
+    summary = json.loads((data_dir / "processed" / "analyze_summary.json").read_text())
+    assert sum(summary["skipped_by_language"].values()) == summary["skipped_non_english"]
+    assert summary["skipped_by_language"].get("es", 0) >= 1
+    sample = summary["skipped_language_sample"]
+    assert 1 <= len(sample) <= 20 and all(item["language"] != "en" for item in sample)
+    assert any("aplicación" in item["text"] or "muy" in item["text"].lower() for item in sample)
+    assert "by language" in output and "a sample to check" in output
 
 
 def test_analyze_writes_every_layer_with_consistent_counts(analysed):

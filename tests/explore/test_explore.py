@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.chromium import dump_dom, run_chromium
 from tests.report.conftest import NAMED_TEXTS, REVIEWERS, analysed_dir  # noqa: F401
 from typer.testing import CliRunner
 
@@ -185,33 +186,17 @@ def test_reviewer_names_never_reach_the_database(explore_dir, analysed_dir):  # 
 
 
 # ----------------------------------------------------------------------------- chromium
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--window-size=1280,1100",
-]  # fmt: skip
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
 @pytest.mark.parametrize("path", [
     "/reviews/codes?app=calm&polarity=barrier",
     "/reviews/reviews_of_factor?app=calm&code=cost_monetization&polarity=barrier&max_rating=2&min_major=",
 ])
 def test_chromium_renders_a_facet_page_and_a_canned_query_without_console_errors(server, path, tmp_path):
     shot = tmp_path / "page.png"
-    result = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", server + path],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_chromium(server + path, tmp_path / "profile", "--window-size=1280,1100", f"--screenshot={shot}")
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     assert console == []
     assert shot.stat().st_size > 10_000
-    dom = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", server + path],
-        capture_output=True, text=True, timeout=120,
-    ).stdout
+    dom, _ = dump_dom(server + path, tmp_path / "profile2", "--window-size=1280,1100")
     assert "<mark>" in dom and "calm" in dom
     if "/codes?" in path:  # the plugin folded the column descriptions
         assert "<summary>Column descriptions</summary>" in dom

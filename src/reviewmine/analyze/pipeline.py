@@ -62,6 +62,10 @@ class AnalyzeSummary:
     """Generation of the processed reviews this run read (see ``reviews_generation``)."""
     reviews_in: int = 0
     skipped_non_english: int = 0
+    skipped_by_language: dict = field(default_factory=dict)
+    """Language code (``none``: no language detected) -> reviews skipped as not analysed."""
+    skipped_language_sample: list = field(default_factory=list)
+    """A seeded sample of those reviews (key, language, start of the text) to check by eye."""
     skipped_spam: int = 0
     skipped_empty: int = 0
     analysed: int = 0
@@ -192,6 +196,7 @@ def _commit(staging: Path, out: Path) -> None:
     os.replace(staging / SUMMARY_FILE, out / SUMMARY_FILE)
 
 
+LANGUAGE_SAMPLE = 20  # skipped-for-language reviews listed in the summary for the user to check
 TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
 
 
@@ -201,6 +206,7 @@ def _analysable_batches(source: Path, languages, include_spam: bool, summary: An
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(source, format="parquet", partitioning="hive" if source.is_dir() else None)
+    dropped_sample = _Reservoir(LANGUAGE_SAMPLE, seed=0)
     for batch in dataset.to_batches(columns=REVIEW_COLUMNS, batch_size=BATCH):
         reviews = batch.to_pandas()
         keep = pd.Series(True, index=reviews.index)
@@ -209,6 +215,11 @@ def _analysable_batches(source: Path, languages, include_spam: bool, summary: An
             lang_ok = reviews["language"].isin(list(languages))
             skipped["skipped_non_english"] = int((~lang_ok).sum())
             keep &= lang_ok
+            if summary is not None and not lang_ok.all():
+                dropped = reviews.loc[~lang_ok, ["review_key", "language", "text"]]
+                for language, n in dropped["language"].fillna("none").value_counts().items():
+                    summary.skipped_by_language[language] = summary.skipped_by_language.get(language, 0) + int(n)
+                dropped_sample.add(list(dropped.itertuples(index=False, name=None)))
         if not include_spam:
             skipped["skipped_spam"] = int((reviews["is_spam"] & keep).sum())
             keep &= ~reviews["is_spam"]
@@ -221,6 +232,12 @@ def _analysable_batches(source: Path, languages, include_spam: bool, summary: An
                 setattr(summary, name, getattr(summary, name) + n)
         if keep.any():
             yield reviews[keep].reset_index(drop=True)
+    if summary is not None:
+        summary.skipped_by_language = dict(sorted(summary.skipped_by_language.items(), key=lambda kv: -kv[1]))
+        summary.skipped_language_sample = [
+            {"review_key": key, "language": language, "text": (text or "")[:160]}
+            for key, language, text in dropped_sample.items()
+        ]
 
 
 def _frames(reviews: pd.DataFrame, results, category: dict) -> tuple[pd.DataFrame, ...]:
@@ -272,9 +289,9 @@ class _Reservoir:
     def __init__(self, size: int, seed: int):
         self.size, self.seen = size, 0
         self.rng = np.random.default_rng(seed)
-        self.kept: list[tuple[int, str]] = []
+        self.kept: list[tuple[int, object]] = []
 
-    def add(self, items: list[str]) -> None:
+    def add(self, items: list) -> None:
         for item in items:
             if len(self.kept) < self.size:
                 self.kept.append((self.seen, item))
@@ -284,7 +301,7 @@ class _Reservoir:
                     self.kept[j] = (self.seen, item)
             self.seen += 1
 
-    def items(self) -> list[str]:
+    def items(self) -> list:
         return [item for _, item in sorted(self.kept)]
 
 

@@ -151,7 +151,8 @@ def report(
     }
     # The report itself draws no random numbers (quotes and the topic map are deterministic);
     # the seeds that shaped its inputs are the upstream ones.
-    seeds = {"report": None, **{f"analyze.{k}": v for k, v in inputs.analyze_summary.items() if "seed" in k}}
+    options = inputs.analyze_summary.get("options") or {}
+    seeds = {"report": None, "analyze": options.get("seed"), "analyze.embeddings": options.get("embeddings")}
     manifest = build_manifest(
         run_dir, data_dir, run_name, inputs.files,
         [inputs_codebook_path(params["codebook"]), *model_files()],
