@@ -454,6 +454,7 @@ def report(
         Path | None, typer.Option("--from-manifest", help="Re-run the report a manifest.json describes.")
     ] = None,
     explore_url: Annotated[str, typer.Option("--explore-url", help="Base URL of 'reviewmine explore', linked when DATA_DIR/explore/reviews.db exists.")] = "http://127.0.0.1:8001",
+    include_sensitive_quotes: Annotated[bool, typer.Option("--include-sensitive-quotes", help="Also quote reviews that speak of self-harm or suicide (hidden by default).")] = False,
 ) -> None:
     """Tables, figures and a self-contained HTML report of the analysed reviews, with a manifest.
 
@@ -468,6 +469,7 @@ def report(
             data_dir, out=out_dir, run_name=run, apps=_split(apps), small_n=small_n,
             quotes_per_cell=quotes_per_cell, codebook=codebook, from_manifest=from_manifest,
             on_step=lambda s: status.update(f"report: {s}"), explore_url=explore_url,
+            include_sensitive_quotes=include_sensitive_quotes,
         )
     if from_manifest:
         import json

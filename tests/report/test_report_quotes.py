@@ -64,3 +64,44 @@ def test_pooled_cell_gets_its_own_quotes_and_none_repeat_a_review():
     pooled = quotes[quotes.app == ALL_APPS]
     assert len(pooled) == 3
     assert pooled["review_key"].is_unique
+
+
+def _with(codes_update: dict, texts: list[str] | None = None) -> ReportInputs:
+    inputs = _inputs()
+    for column, values in codes_update.items():
+        inputs.codes[column] = values
+    if texts is not None:
+        inputs.codes["evidence"] = texts
+        inputs.reviews["text"] = texts
+    return inputs
+
+
+def test_evidence_that_rating_and_sentence_both_contradict_is_not_quoted_unless_confident():
+    # A "barrier" in a 5-star review whose sentence is positive: most likely the coder's error.
+    ratings = [5, 1, 1, 1, 1, 1]
+    sentiment = [0.8, -0.5, -0.5, -0.5, -0.5, -0.5]
+    quotes = representative_quotes(_with({"rating": ratings, "sentence_sentiment": sentiment,
+                                          "probability": [0.6, 0.85, 0.9, 0.8, 0.99, 0.9]}), per_cell=6)
+    assert TYPICAL[0] not in set(quotes["quote"])
+    confident = representative_quotes(_with({"rating": ratings, "sentence_sentiment": sentiment,
+                                             "probability": [0.95, 0.85, 0.9, 0.8, 0.99, 0.9]}), per_cell=6)
+    assert TYPICAL[0] in set(confident["quote"])
+
+
+def test_self_harm_is_not_quoted_unless_asked_and_small_cells_are_flagged():
+    texts = [*TYPICAL[:3], "The subscription is expensive and some days I want to end it all.", LONGEST, OFF]
+    hidden = representative_quotes(_with({}, texts), per_cell=6)
+    assert not hidden["quote"].str.contains("end it all").any()
+    shown = representative_quotes(_with({}, texts), per_cell=6, include_sensitive=True)
+    assert shown["quote"].str.contains("end it all").any()
+    assert shown["small_cell"].all()  # 6 reviews in the cell
+
+
+def test_sensitive_pattern_is_not_set_off_by_ordinary_words():
+    from reviewmine.report.quotes import is_sensitive
+
+    flagged = is_sensitive(pd.Series([
+        "I had suicidal thoughts before", "helped me through self-harm urges", "I wanted to die",
+        "this app is killing my battery", "the free trial ends", "I cut the subscription",
+    ]))
+    assert flagged.tolist() == [True, True, True, False, False, False]

@@ -65,6 +65,7 @@ def test_methods_section_reports_counts_from_this_run(report_dir, analysed_dir):
     assert "pandas" in methods and "matplotlib" in methods
     # Say who coded: the shipped coder's figures are agreement with AI coders, not experts.
     assert "AI research assistants" in methods and "not by human experts" in methods
+    assert "self-harm or suicide are never quoted" in methods and "search engine" in methods
 
 
 def test_no_reviewer_name_reaches_any_report_file(report_dir, analysed_dir):

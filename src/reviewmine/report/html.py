@@ -281,6 +281,16 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         f"a category both ways). Apps with fewer than {parameters['small_n']} analysed reviews are kept and "
         "flagged small_n. Rating intervals are normal-approximation intervals of the mean."
     )
+    quotes_text = (
+        "Quotes are the coded evidence sentences most typical of their cell. Evidence whose polarity "
+        "contradicts both the star rating and the sentence's own sentiment is not quoted unless the coder "
+        "was confident (probability >= 0.9); cells with fewer than 10 reviews are marked. "
+        + ("Reviews that speak of self-harm or suicide are quoted in this report (--include-sensitive-quotes): "
+           if parameters.get("include_sensitive_quotes") else
+           "Reviews that speak of self-harm or suicide are never quoted (--include-sensitive-quotes shows them). ")
+        + "Verbatim quotes can be found with a search engine and lead back to their author's store profile: "
+        "paraphrase or ask before publishing them."
+    )
     all_software = {**(ana.get("software") or {}), **software}
     software_df = pd.DataFrame({"package": list(all_software), "version": list(all_software.values())})
     coder_method = ana.get("coder_method") or "unknown"
@@ -304,6 +314,7 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         "cross_validation": cross_validation,
         "sentiment_text": sentiment_text,
         "statistics_text": statistics_text,
+        "quotes_text": quotes_text,
         "software": html_table(software_df, [("package", _field("package"), False), ("version", _field("version"), False)]),
         "parameters": [(k, json.dumps(v)) for k, v in parameters.items()],
     }
@@ -360,7 +371,7 @@ def page_data(tables: dict[str, pd.DataFrame], quotes: pd.DataFrame, explore: st
             "quote": q.quote, "review_text": q.review_text, "date": q.date,
             "version": q.app_version if isinstance(q.app_version, str) else "",
             "rating": q.rating if pd.notna(q.rating) else None, "store": q.store, "reviewer": q.reviewer,
-            "label": q.label, "cell_reviews": q.cell_reviews,
+            "label": q.label, "cell_reviews": q.cell_reviews, "small_cell": bool(q.small_cell),
             "url": explorer_link(explore, "codes", review_key=q.review_key, code=q.code),
         }.items()})
     codes = net[net["app"] == ALL_APPS][["code", "label"]].drop_duplicates()

@@ -46,6 +46,7 @@ DEFAULTS = {
     "min_version_reviews": 1,
     "codebook": None,
     "explore_url": EXPLORE_URL,
+    "include_sensitive_quotes": False,
 }
 
 
@@ -62,6 +63,7 @@ def report(
     from_manifest: str | Path | None = None,
     on_step: Callable[[str], None] | None = None,
     explore_url: str = EXPLORE_URL,
+    include_sensitive_quotes: bool = False,
 ) -> Path:
     """Build the report of ``data_dir`` and return its directory.
 
@@ -69,7 +71,8 @@ def report(
     directory and output may be given anew); it refuses if an input changed since, and the
     new manifest records which tables and figures came out byte-identical. When
     ``reviewmine explore`` has built ``DATA_DIR/explore/reviews.db``, quotes, factor cells and
-    topics link to their reviews in the explorer served at ``explore_url``.
+    topics link to their reviews in the explorer served at ``explore_url``. Reviews that speak
+    of self-harm or suicide are never quoted unless ``include_sensitive_quotes``.
 
     >>> run_dir = report("data", run_name="sample")  # doctest: +SKIP
     >>> (run_dir / "report.html").exists()  # doctest: +SKIP
@@ -81,6 +84,7 @@ def report(
         "apps": list(apps) if apps else None, "small_n": small_n, "quotes_per_cell": quotes_per_cell,
         "top_topics_per_app": top_topics_per_app, "min_version_reviews": min_version_reviews,
         "codebook": str(codebook) if codebook else None, "explore_url": explore_url,
+        "include_sensitive_quotes": include_sensitive_quotes,
     }  # fmt: skip
     if from_manifest:
         original = read_manifest(from_manifest)
@@ -110,7 +114,7 @@ def report(
     step("computing tables")
     tables = build_tables(inputs, params["small_n"], params["min_version_reviews"], params["top_topics_per_app"])
     step("choosing quotes")
-    quotes = representative_quotes(inputs, params["quotes_per_cell"])
+    quotes = representative_quotes(inputs, params["quotes_per_cell"], params["include_sensitive_quotes"])
     tables["quotes"] = quotes
     step("writing tables")
     outputs = write_tables(tables, run_dir / "tables")

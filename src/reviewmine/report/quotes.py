@@ -6,9 +6,19 @@ cell say), weighted by the coder's confidence, among sentences of ordinary lengt
 60 words, so neither fragments nor the longest rants win). Near-duplicates of an already
 chosen quote are skipped. Quotes carry the review's date, app version, rating and the
 reviewer's pseudonym only; texts were redacted by ``process``.
+
+Two kinds of evidence are not quoted: evidence whose polarity contradicts both the star
+rating and the sentence's own sentiment (a barrier in a 4-5 star review with a positive
+sentence, or the reverse), unless the coder is confident (probability >= 0.9), because such
+a quote is more often the coder's error than the reviewer's view; and, unless
+``include_sensitive``, reviews that speak of self-harm, suicide or a crisis, which a report
+should not put on show (verbatim quotes can be found with a search engine). Cells with
+fewer than 10 reviews are flagged ``small_cell``.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -16,9 +26,17 @@ import pandas as pd
 from reviewmine.report.inputs import ALL_APPS, ReportInputs
 
 QUOTE_COLUMNS = [
-    "app", "code", "label", "category", "polarity", "rank", "cell_reviews", "quote", "review_text",
-    "rating", "date", "app_version", "store", "reviewer", "review_key", "probability", "typicality",
+    "app", "code", "label", "category", "polarity", "rank", "cell_reviews", "small_cell", "quote",
+    "review_text", "rating", "date", "app_version", "store", "reviewer", "review_key", "probability",
+    "typicality",
 ]  # fmt: skip
+SMALL_CELL = 10
+CONFIDENT = 0.9
+SENSITIVE = re.compile(
+    r"\b(?:suicid\w*|self[- ]?harm\w*|kill(?:ing)? my ?self|end(?:ing)? (?:my life|it all)|take my (?:own )?life"
+    r"|(?:want(?:ed)?|wish(?:ed)?) (?:to|i (?:was|were)) (?:die|dead)|cut(?:ting)? myself|overdos\w*)\b",
+    re.IGNORECASE,
+)
 MIN_WORDS, MAX_WORDS = 6, 60
 DUPLICATE_SIMILARITY = 0.8
 REVIEW_TEXT_CHARS = 600
@@ -29,7 +47,7 @@ def _shorten(text: str, limit: int = REVIEW_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def representative_quotes(inputs: ReportInputs, per_cell: int = 3) -> pd.DataFrame:
+def representative_quotes(inputs: ReportInputs, per_cell: int = 3, include_sensitive: bool = False) -> pd.DataFrame:
     """Up to ``per_cell`` typical quotes for every app x code x polarity cell and pooled.
 
     >>> quotes = representative_quotes(load_inputs("data"))  # doctest: +SKIP
@@ -44,7 +62,10 @@ def representative_quotes(inputs: ReportInputs, per_cell: int = 3) -> pd.DataFra
     rows = codes.merge(reviews, on="review_key", how="left").reset_index(drop=True)
     evidence = rows["evidence"].fillna("").str.strip()
     rows["quote"] = evidence.where(evidence != "", rows["text"].fillna("").map(lambda t: _shorten(t, 300)))
-    rows = rows[rows["quote"] != ""].reset_index(drop=True)
+    rows = rows[(rows["quote"] != "") & ~contradicts_rating_and_sentiment(rows)]
+    if not include_sensitive:
+        rows = rows[~is_sensitive(rows["text"].fillna("") + " " + rows["quote"])]
+    rows = rows.reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame(columns=QUOTE_COLUMNS)
     vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
@@ -72,6 +93,7 @@ def representative_quotes(inputs: ReportInputs, per_cell: int = 3) -> pd.DataFra
     out["typicality"] = np.round(typicality, 4)
     cell_sizes = pd.concat([rows.assign(app=ALL_APPS), rows]).groupby(["app", "code", "polarity"])["review_key"].nunique()
     out["cell_reviews"] = [cell_sizes[(a, c, p)] for a, c, p in zip(out["app"], out["code"], out["polarity"], strict=True)]
+    out["small_cell"] = out["cell_reviews"] < SMALL_CELL
     out["rank"] = out.groupby(["app", "code", "polarity"]).cumcount() + 1
     out["label"] = out["code"].map(inputs.code_label)
     out["category"] = out["code"].map(inputs.code_category)
@@ -80,6 +102,23 @@ def representative_quotes(inputs: ReportInputs, per_cell: int = 3) -> pd.DataFra
     out["reviewer"] = out["reviewer_pseudonym"].fillna("")
     out["probability"] = out["probability"].round(4)
     return out[QUOTE_COLUMNS]
+
+
+def contradicts_rating_and_sentiment(codes: pd.DataFrame) -> pd.Series:
+    """Evidence whose polarity both the star rating and the sentence's sentiment contradict,
+    where the coder was not confident: a barrier in a 4-5 star review with a positive
+    sentence, or a facilitator in a 1-2 star review with a negative one."""
+    rating = pd.to_numeric(codes["rating"], errors="coerce")
+    sentiment = pd.to_numeric(codes["sentence_sentiment"], errors="coerce")
+    barrier_in_praise = (codes["polarity"] == "barrier") & (rating >= 4) & (sentiment > 0.05)
+    facilitator_in_complaint = (codes["polarity"] == "facilitator") & (rating <= 2) & (sentiment < -0.05)
+    unsure = codes["probability"].fillna(0.0) < CONFIDENT
+    return (barrier_in_praise | facilitator_in_complaint) & unsure
+
+
+def is_sensitive(texts: pd.Series) -> pd.Series:
+    """Texts that speak of self-harm, suicide or wanting to die (hidden from quotes by default)."""
+    return texts.fillna("").str.contains(SENSITIVE)
 
 
 def _pick(idx, matrix, ordinary, probability, keys, per_cell: int):

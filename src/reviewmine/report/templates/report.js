@@ -136,7 +136,8 @@
             more.appendChild(el("div", null, q.review_text));
             block.appendChild(more);
           }
-          block.appendChild(el("span", "meta", quoteMeta(q) + " · one of " + q.cell_reviews + " reviews in this cell"));
+          block.appendChild(el("span", "meta", quoteMeta(q) + " · one of " + q.cell_reviews + " reviews in this cell"
+            + (q.small_cell ? " (fewer than 10: read as an example, not as typical)" : "")));
           if (q.url) {
             var link = el("a", "explore", "open in explorer");
             link.href = q.url;
