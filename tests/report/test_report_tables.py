@@ -121,3 +121,35 @@ def test_app_filter_keeps_only_the_chosen_apps(analysed_dir):
     assert list(tables["app_summary"]["app"]) == [ALL_APPS, "woebot"]
     summary = tables["app_summary"].set_index("app")
     assert summary.loc[ALL_APPS, "n_analysed"] == summary.loc["woebot", "n_analysed"]
+
+
+def test_version_parts_keep_10_10_apart_from_10_1_when_read_back_from_csv(tables, tmp_path):
+    from reviewmine.report.tables import write_tables
+
+    by_version = tables["shares_by_version"]
+    expected = by_version["version_major_minor"].str.split(".", expand=True).astype(int)
+    assert (by_version["version_major"] == expected[0]).all() and (by_version["version_minor"] == expected[1]).all()
+    # a CSV reader's default (numbers) merges "6.1" and "6.10"; the integer parts do not
+    write_tables({"shares_by_version": by_version}, tmp_path)
+    back = pd.read_csv(tmp_path / "shares_by_version.csv")
+    assert back[["version_major", "version_minor"]].drop_duplicates().shape[0] == by_version["version_major_minor"].nunique()
+
+
+def test_heatmap_legend_clears_the_labels_and_no_cell_reads_minus_zero(tables):
+    from reviewmine.report.figures import factor_heatmap
+
+    fig = factor_heatmap(tables["net_by_factor"], tables["app_summary"], small_n=1)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    labels = [t.get_window_extent(renderer) for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
+    assert not any(legend.overlaps(box) for box in [*labels, ax.title.get_window_extent(renderer)])
+    assert not any(t.get_text() in ("+0", "-0") for t in ax.texts)
+
+
+def test_signed_numbers_never_read_minus_zero():
+    from reviewmine.report.html import _net_ci, _signed
+
+    assert _signed(-0.04) == "0.0" and _signed(0.04) == "0.0" and _signed(-0.06) == "-0.1" and _signed(1.25, 2) == "+1.25"
+    assert _net_ci(-0.0001, -0.0004, 0.0003) == "0.0 (0.0 to 0.0)"

@@ -131,18 +131,22 @@ def factor_heatmap(net: pd.DataFrame, summary: pd.DataFrame, small_n: int = 30, 
         ax.spines[:].set_visible(False)
         if grid.size <= 500:
             for (i, j), value in np.ndenumerate(grid.to_numpy()):
-                if np.isfinite(value) and value != 0:
+                shown = round(100 * value) if np.isfinite(value) else 0
+                if shown:  # cells that round to 0 stay blank rather than read "-0" / "+0"
                     colour = "white" if abs(value) > 0.6 * limit else "black"
-                    ax.text(j + 0.5, i + 0.5, f"{100 * value:+.0f}", ha="center", va="center", fontsize=5.5, color=colour)
+                    ax.text(j + 0.5, i + 0.5, f"{shown:+d}", ha="center", va="center", fontsize=5.5, color=colour)
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
         bar.set_label("net score (facilitator − barrier share)")
         bar.ax.tick_params(labelsize=6)
-        ax.set_title("Engagement factors across apps (cell: net score × 100)", loc="left")
+        # The category legend sits above the cells, under the title: below them it ran into the
+        # rotated app names.
+        ax.set_title("Engagement factors across apps (cell: net score × 100; label colour: category)",
+                     loc="left", pad=14)
         for cat, colour in CATEGORY_COLOURS.items():
             if cat:
                 ax.plot([], [], "s", color=colour, label=cat)
-        ax.legend(title="category (label colour)", loc="upper left", bbox_to_anchor=(0, -0.02 - 0.11 * max(1, len(apps) > 0)),
-                  ncol=3, frameon=False, fontsize=6, title_fontsize=6)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False, fontsize=6,
+                  borderaxespad=0.1, handletextpad=0.2, columnspacing=0.8)
     return fig
 
 

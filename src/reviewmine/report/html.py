@@ -64,10 +64,16 @@ def _share_ci(share, low, high) -> str:
     return f"{_pct(share)} ({_pct(low)}–{_pct(high)})"
 
 
+def _signed(value: float, digits: int = 1) -> str:
+    """``+1.5`` / ``-0.3``, and ``0.0`` for values that round to zero (never ``-0.0``)."""
+    text = f"{value:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text
+
+
 def _net_ci(net, low, high) -> str:
     if net is None or not math.isfinite(net):
         return ""
-    return f"{100 * net:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})"
+    return f"{_signed(100 * net)} ({_signed(100 * low)} to {_signed(100 * high)})"
 
 
 # header, row -> text, numeric[, row -> link to the explorer or None]
@@ -132,7 +138,7 @@ def report_tables(tables: dict[str, pd.DataFrame], explore: str | None = None) -
             ("app", _field("app"), False),
             ("category", _field("category"), False),
             ("reviews", _field("n_reviews", _num), True),
-            ("facilitator share (95% CI)", lambda r: _pct(r["facilitator_share"]), True),
+            ("facilitator share", lambda r: _pct(r["facilitator_share"]), True),
             ("barrier share", lambda r: _pct(r["barrier_share"]), True),
             ("net × 100 (95% CI)", lambda r: _net_ci(r["net_score"], r["net_ci_low"], r["net_ci_high"]), True),
         ]),
@@ -153,7 +159,7 @@ def report_tables(tables: dict[str, pd.DataFrame], explore: str | None = None) -
             ("reviews", _field("n", _num), True),
             ("mean rating (95% CI)", lambda r: f"{_num(r['mean_rating'], 2)}" + (
                 f" ({_num(r['rating_ci_low'], 2)}–{_num(r['rating_ci_high'], 2)})" if _finite(r["rating_ci_low"]) else ""), True),
-            ("vs app mean", lambda r: f"{r['rating_difference']:+.2f}", True),
+            ("vs app mean", lambda r: _signed(r["rating_difference"], 2), True),
             ("1-2 stars", _field("share_1_2_stars", _pct), True),
         ]),
         "top_topics": html_table(tables["top_topics"], [

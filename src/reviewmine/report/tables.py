@@ -279,11 +279,17 @@ def shares_by_version(inputs: ReportInputs, min_reviews: int = 1) -> pd.DataFram
     pres = _presence(inputs)[lambda d: d["polarity"].isin(DIRECTED)]
     pres = pres.merge(scores[["review_key", "version_major_minor"]], on="review_key")
     by = ["app", "version_major_minor"]
-    cols = ["app", "version_major_minor", "n_reviews", "code", "label", "polarity", "count", "share", "ci_low", "ci_high"]
+    cols = ["app", "version_major_minor", "version_major", "version_minor", "n_reviews", "code", "label",
+            "polarity", "count", "share", "ci_low", "ci_high"]
     if denom.empty:
         return pd.DataFrame(columns=cols)
     out = _add_ci(_cell_grid(pres, denom, by, inputs.code_ids))
     out["label"] = out["code"].map(inputs.code_label)
+    # "10.10" reads back from CSV as the number 10.1 (= "10.1") in pandas, R and Excel; the
+    # integer parts keep the versions apart in any reader.
+    parts = out["version_major_minor"].str.split(".", n=1, expand=True)
+    out["version_major"] = pd.to_numeric(parts[0], errors="coerce").astype("Int64")
+    out["version_minor"] = pd.to_numeric(parts[1], errors="coerce").astype("Int64")
     order = {a: i for i, a in enumerate(app_order(inputs.scores))}
     out["_app"] = out["app"].map(order)
     out["_version"] = out["version_major_minor"].map(version_key)

@@ -1,4 +1,5 @@
-/* reviewmine report: app filter, app profile with quotes on hover, quote explorer. No network. */
+/* reviewmine report: app filter, app profile with quotes on hover, quote explorer, sortable and
+   searchable tables. No network. */
 (function () {
   "use strict";
   window.addEventListener("error", function (event) {
@@ -101,12 +102,57 @@
     note.textContent = cells.length ? (info.n.toLocaleString("en") + " analysed reviews" + (info.small_n ? " — small n: shares are imprecise" : "") + ". Hover a bar for typical quotes.") : "No engagement factors coded for this app.";
   }
 
-  function filterTables(app) {
-    document.querySelectorAll("tr[data-app]").forEach(function (row) {
+  // A row shows when it passes both the app filter and its table's search box.
+  function showRows(table) {
+    var query = (table.getAttribute("data-query") || "").toLowerCase();
+    var app = select.value;
+    table.querySelectorAll("tbody tr").forEach(function (row) {
       var rowApp = row.getAttribute("data-app");
-      row.hidden = !(app === ALL || rowApp === app || rowApp === ALL);
+      var appOk = rowApp === null || app === ALL || rowApp === app || rowApp === ALL;
+      row.hidden = !(appOk && (!query || row.textContent.toLowerCase().indexOf(query) >= 0));
     });
   }
+  function filterTables() {
+    document.querySelectorAll("table.data").forEach(showRows);
+  }
+  function sortValue(cell, numeric) {
+    var text = cell.textContent.trim();
+    if (!numeric) { return text.toLowerCase(); }
+    var value = parseFloat(text.replace(/\u2212/g, "-").replace(/[,%+]/g, ""));
+    return isNaN(value) ? -Infinity : value;
+  }
+  function sortTable(table, column, header) {
+    var descending = header.getAttribute("aria-sort") === "ascending";
+    table.querySelectorAll("th").forEach(function (th) { th.removeAttribute("aria-sort"); });
+    header.setAttribute("aria-sort", descending ? "descending" : "ascending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var numeric = rows.length > 0 && rows[0].cells[column].classList.contains("num");
+    rows.sort(function (a, b) {
+      var x = sortValue(a.cells[column], numeric), y = sortValue(b.cells[column], numeric);
+      return (x < y ? -1 : x > y ? 1 : 0) * (descending ? -1 : 1);
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  document.querySelectorAll("table.data").forEach(function (table) {
+    var search = el("input", "table-search");
+    search.type = "search";
+    search.placeholder = "Filter rows";
+    search.setAttribute("aria-label", "Filter the rows of this table");
+    table.parentNode.parentNode.insertBefore(search, table.parentNode);
+    search.addEventListener("input", function () {
+      table.setAttribute("data-query", search.value);
+      showRows(table);
+    });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (header, column) {
+      header.tabIndex = 0;
+      header.title = "Sort by this column";
+      header.addEventListener("click", function () { sortTable(table, column, header); });
+      header.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { sortTable(table, column, header); }
+      });
+    });
+  });
 
   var codeSelect = document.getElementById("quote-code");
   var polaritySelect = document.getElementById("quote-polarity");
@@ -154,7 +200,7 @@
 
   function update() {
     renderProfile(select.value);
-    filterTables(select.value);
+    filterTables();
     renderQuotes();
   }
   select.addEventListener("change", update);
