@@ -20,7 +20,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from tests.chromium import dump_dom, run_chromium
-from tests.report.conftest import NAMED_TEXTS, REVIEWERS, analysed_dir  # noqa: F401
+from tests.report.conftest import (  # noqa: F401
+    NAMED_TEXTS,
+    REVIEWERS,
+    add_topic_outputs,
+    analysed_dir,
+    write_stage_output,
+)
 from typer.testing import CliRunner
 
 from reviewmine.cli import app
@@ -46,16 +52,15 @@ def _add_topics_and_hostile_review(data: Path) -> None:
         "is_emerging": [False, False, True],
     })  # fmt: skip
     topics = scores[["review_key", "app"]].assign(topic_id=[(-1, 0, 1)[i % 3] for i in range(len(scores))])
-    topics.to_parquet(proc / "topics.parquet")
-    info.assign(size=info["topic_id"].map(topics["topic_id"].value_counts())).to_parquet(proc / "topic_info.parquet")
+    add_topic_outputs(data, topics, info.assign(size=info["topic_id"].map(topics["topic_id"].value_counts())))
     reviews = pd.read_parquet(proc / "reviews.parquet")
     key = scores["review_key"].iloc[0]
     reviews.loc[reviews["review_key"] == key, "text"] = HOSTILE
-    reviews.to_parquet(proc / "reviews.parquet")
+    write_stage_output(reviews, proc / "reviews.parquet")
     codes = pd.read_parquet(proc / "codes.parquet")
     extra = codes.iloc[[0]].assign(review_key=key, code="technical_issues", polarity="barrier", evidence=EVIDENCE)
     codes = pd.concat([codes[~((codes["review_key"] == key) & (codes["code"] == "technical_issues"))], extra])
-    codes.to_parquet(proc / "codes.parquet")
+    write_stage_output(codes, proc / "codes.parquet")
 
 
 @pytest.fixture(scope="module")

@@ -73,3 +73,28 @@ def report_dir(analysed_dir: Path) -> Path:
     from reviewmine.report import report
 
     return report(analysed_dir, run_name="session")
+
+
+def write_stage_output(frame: pd.DataFrame, path: Path, like: Path | None = None) -> None:
+    """Write ``frame`` as a stage would: stamped with the ``reviewmine.*`` metadata (run id,
+    generation) of ``like`` (default: the file being replaced), so tests can edit an output
+    without making it look like another run's."""
+    stamp = pq.read_schema(like or path).metadata or {}
+    stamp = {k: v for k, v in stamp.items() if k.startswith(b"reviewmine.")}
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **stamp}), path)
+
+
+def add_topic_outputs(data: Path, topics: pd.DataFrame, info: pd.DataFrame) -> None:
+    """topics.parquet and topic_info.parquet as analyze writes them: stamped with the run id
+    of the other outputs and listed in analyze_summary.json."""
+    import json
+
+    processed = data / "processed"
+    scores = processed / "review_scores.parquet"
+    write_stage_output(topics, processed / "topics.parquet", like=scores)
+    write_stage_output(info, processed / "topic_info.parquet", like=scores)
+    summary_path = processed / "analyze_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["outputs"].update(topics="topics.parquet", topic_info="topic_info.parquet")
+    summary_path.write_text(json.dumps(summary))

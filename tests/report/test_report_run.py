@@ -7,10 +7,9 @@ import re
 import shutil
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
+from tests.report.conftest import add_topic_outputs
 from typer.testing import CliRunner
 
 from reviewmine.cli import app
@@ -155,17 +154,7 @@ def with_topics(analysed_dir, tmp_path):
     })
     topic_ids = [-1, 0, 1, 2, 3]
     topics = scores[["review_key"]].assign(topic_id=[topic_ids[i % 5] for i in range(len(scores))])
-    # stamped with the run id and listed in the summary, as analyze does with its outputs
-    run = pq.read_schema(data / "processed" / "review_scores.parquet").metadata
-    run = {k: v for k, v in run.items() if k.startswith(b"reviewmine.")}
-    for name, frame in (("topics", topics), ("topic_info", info)):
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, **run}),
-                       data / "processed" / f"{name}.parquet")
-    summary_path = data / "processed" / "analyze_summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["outputs"].update(topics="topics.parquet", topic_info="topic_info.parquet")
-    summary_path.write_text(json.dumps(summary))
+    add_topic_outputs(data, topics, info)
     return data
 
 
