@@ -134,8 +134,8 @@ def refuse_overwrite(
             raise InputError(f"{option} {out}: is the input {given}; writing it would destroy the input, "
                              "choose another output path")
         if directory and _inside(given, out):
-            raise InputError(f"{option} {out}: holds the input {given}; choose an output directory "
-                             "that does not contain the inputs")
+            raise InputError(f"{option} {out}: holds the input {given}; move the input out of it "
+                             "or choose another output directory")
     for folder in protected_dirs:
         folder = Path(folder)
         if _inside(out, folder):

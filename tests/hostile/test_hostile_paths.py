@@ -164,6 +164,14 @@ def test_topics_refuses_an_output_directory_that_holds_its_input(tmp_path):
     assert snapshot(folder) == {"topics.csv": before}
 
 
+def test_process_refuses_to_import_its_own_output(processed):
+    before = snapshot(processed)
+    own = processed / "processed" / "reviews.parquet"
+    result = runner.invoke(app, ["process", "--data-dir", str(processed), "--no-raw", "--input", str(own)])
+    one_error_line(result, f"--data-dir {processed / 'processed'}: holds the input {own}", "move the input")
+    assert snapshot(processed) == before
+
+
 def test_report_refuses_an_output_directory_inside_processed(processed):
     before = snapshot(processed)
     out = processed / "processed" / "rep"

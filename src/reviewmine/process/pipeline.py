@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
+from reviewmine.io import refuse_overwrite
 from reviewmine.process import clean, dedupe
 from reviewmine.process.ingest import (
     BATCH_ROWS,
@@ -189,6 +190,7 @@ def process(
         extra = column_map if isinstance(column_map, ColumnMap) else ColumnMap.parse(column_map)
         column_map_obj = column_map_obj.merged(extra)
     inputs = [Path(p) for p in inputs]
+    refuse_overwrite(data_dir / "processed", [*inputs, mapping], option="--data-dir", directory=True)
     for path in inputs:
         check_input(path, column_map_obj)
     raw_files = raw_review_files(data_dir) if include_raw else []
