@@ -27,8 +27,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+# No emoji codes: ":x:" in a file or app name must print as typed.
+console = Console(stderr=True, emoji=False)
+out = Console(emoji=False)
 
 F = TypeVar("F", bound=Callable)
 
@@ -45,7 +46,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ReviewmineError as exc:
-            message = " ".join(str(exc).split())
+            message = " ".join(str(exc).splitlines())
             console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
             sys.exit(2)
 

@@ -324,6 +324,13 @@ def test_markup_closing_tag_in_a_column_name_does_not_crash(tmp_path):
     assert one_error_line(result) == "error: x.csv: no column 'stars[/5]'; columns are: uid, text"
 
 
+@pytest.mark.parametrize("name", ["a:smile:.csv", "two  spaces.csv", "[bold]x.csv", "a[b]c.csv"])
+def test_error_names_the_file_exactly_as_typed(tmp_path, name):
+    texts_csv(tmp_path / name, ["fine"])
+    result = runner.invoke(app, ["code", name, "--out", "o.csv", "--text-col", "body"])
+    assert one_error_line(result) == f"error: {name}: no column 'body'; columns are: uid, text"
+
+
 def test_catalog_fix_example_survives(tmp_path):
     (tmp_path / "cat.yaml").write_text(
         "apps:\n  - slug: calm\n    name: Calm\n    google_play: com.calm.android\n    countries: us\n"
@@ -335,9 +342,9 @@ def test_catalog_fix_example_survives(tmp_path):
 
 def test_success_messages_print_file_names_literally(tmp_path):
     texts_csv(tmp_path / "in[1].csv", ["The app crashes all the time."])
-    result = runner.invoke(app, ["code", "in[1].csv", "--out", "out[bold].csv", "--no-model"])
+    result = runner.invoke(app, ["code", "in[1].csv", "--out", "out[bold]:smile:.csv", "--no-model"])
     assert result.exit_code == 0
-    assert result.stderr.rstrip("\n").endswith("-> out[bold].csv") and result.stderr.count("\n") == 1
+    assert result.stderr.rstrip("\n").endswith("-> out[bold]:smile:.csv") and result.stderr.count("\n") == 1
 
 
 def test_not_utf8_names_the_absolute_byte_offset(tmp_path):
