@@ -177,10 +177,15 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
-            )
+        values = out[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        try:
+            risky = values.str.startswith(FORMULA_PREFIXES, na=False)
+        except (AttributeError, TypeError):  # an object column that holds no text
+            continue
+        if risky.any():
+            out.loc[risky, col] = "'" + values[risky]
     return out
 
 
