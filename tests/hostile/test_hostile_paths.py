@@ -393,6 +393,22 @@ def test_coding_sheet_without_codes_names_the_file(tmp_path):
                    "sheet.csv: has neither a 'codes' column")
 
 
+@pytest.mark.parametrize("option", ["--since", "--until"])
+def test_bad_export_date_names_the_option(processed, option):
+    result = runner.invoke(app, ["export", "--data-dir", str(processed), option, "soon[1]", "--out", "e.csv"])
+    assert one_error_line(result) == f"error: {option} 'soon[1]': not a date; use YYYY-MM-DD"
+    assert not Path("e.csv").exists()
+
+
+def test_unknown_report_app_names_the_option_and_file(processed):
+    from reviewmine.analyze.pipeline import analyze
+
+    analyze(processed, topics=False)
+    result = runner.invoke(app, ["report", "--data-dir", str(processed), "--apps", "nosuch", "--run", "r"])
+    one_error_line(result, "--apps: no analysed reviews for nosuch in ", "review_scores.parquet; apps are: calm")
+    assert not (processed / "reports").exists()
+
+
 def test_analyze_error_has_no_blank_first_line(tmp_path):
     """Progress bars printed an empty line on stderr when not on a terminal."""
     assert one_error_line(runner.invoke(app, ["analyze", "--data-dir", "nodata"])).startswith(

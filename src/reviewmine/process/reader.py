@@ -52,9 +52,9 @@ def review_filter(
     if store:
         parts.append(ds.field("store") == store)
     if since:
-        parts.append(ds.field("at") >= _timestamp(since))
+        parts.append(ds.field("at") >= _timestamp(since, "--since"))
     if until:
-        end = _timestamp(until)
+        end = _timestamp(until, "--until")
         if isinstance(until, str) and len(until) <= 10 or isinstance(until, date) and not isinstance(until, datetime):
             end = end + pd.Timedelta(days=1)
             parts.append(ds.field("at") < end)
@@ -78,11 +78,11 @@ def review_filter(
     return expression
 
 
-def _timestamp(value) -> pa.Scalar:
+def _timestamp(value, option: str) -> pa.Scalar:
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+        raise InputError(f"{option} {value!r}: not a date; use YYYY-MM-DD") from None
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return pa.scalar(stamp.to_pydatetime(), pa.timestamp("us", tz="UTC"))
 
