@@ -340,6 +340,15 @@ def test_catalog_fix_example_survives(tmp_path):
     assert line.endswith("must be a list of strings, e.g. [us, gb]")
 
 
+def test_apps_table_prints_names_literally(tmp_path):
+    (tmp_path / "cat.yaml").write_text(
+        'apps:\n  - slug: calm\n    name: "[b]:x:"\n    google_play: com.calm.android\n    status: retired\n'
+    )
+    result = runner.invoke(app, ["apps", "--catalog", "cat.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "[b]:x:" in result.stdout and "retired" in result.stdout
+
+
 def test_success_messages_print_file_names_literally(tmp_path):
     texts_csv(tmp_path / "in[1].csv", ["The app crashes all the time."])
     result = runner.invoke(app, ["code", "in[1].csv", "--out", "out[bold]:smile:.csv", "--no-model"])
