@@ -65,6 +65,9 @@ def first_invalid_utf8(path: str | Path) -> int | None:
     """Offset in the file of its first byte that is not valid UTF-8 (None if it all decodes).
 
     Parsers decode in chunks, so their ``UnicodeDecodeError.start`` is relative to a chunk.
+
+    >>> first_invalid_utf8("export-from-excel.csv")  # doctest: +SKIP
+    786431
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
@@ -91,7 +94,11 @@ STAGE_DIRS = {
 
 
 def stage_dirs(data_dir: str | Path) -> list[Path]:
-    """The stage-output directories of a data directory, which only their own stages write."""
+    """The stage-output directories of a data directory, which only their own stages write.
+
+    >>> [p.name for p in stage_dirs("data")]
+    ['raw', 'state', 'processed']
+    """
     return [Path(data_dir) / name for name in STAGE_DIRS]
 
 
@@ -124,6 +131,13 @@ def refuse_overwrite(
     Refused: ``out`` is one of ``inputs`` (after resolving symlinks, ``./x`` vs ``x`` and hard
     links), ``out`` lies inside one of ``protected_dirs`` (another stage's outputs, see
     ``stage_dirs``), or, for a ``directory`` output, an input lies inside ``out``.
+
+    >>> refuse_overwrite("coded.csv", inputs=["./coded.csv"])
+    Traceback (most recent call last):
+    reviewmine.errors.InputError: --out coded.csv: is the input coded.csv; writing it would destroy the input, choose another output path
+    >>> refuse_overwrite("data/processed/x.csv", protected_dirs=stage_dirs("data"))
+    Traceback (most recent call last):
+    reviewmine.errors.InputError: --out data/processed/x.csv: inside data/processed, where only 'reviewmine process' and 'reviewmine analyze' may write; choose an output path outside it
     """
     out = Path(out)
     for given in inputs:
@@ -174,6 +188,9 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula, prefixed with ``'`` (OWASP CSV injection).
 
     Only text is touched: numbers stay numbers, and Excel hides the ``'`` when it opens the file.
+
+    >>> csv_safe(pd.DataFrame({"text": ["=1+1", "fine", "-2"], "n": [-2, 0, 1]})).to_dict("list")
+    {'text': ["'=1+1", 'fine', "'-2"], 'n': [-2, 0, 1]}
     """
     out = df.copy()
     for col in out.columns:
@@ -207,6 +224,8 @@ def write_xlsx(sheets: Iterable[tuple[str, pd.DataFrame]], path: str | Path) -> 
 
     Every text cell is stored as text: openpyxl would store a string starting with ``=`` as a
     live formula, so reviews like ``=HYPERLINK(...)`` could run in the reader's Excel.
+
+    >>> write_xlsx([("coding", sheet), ("codebook", codes)], "sheet.xlsx")  # doctest: +SKIP
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell

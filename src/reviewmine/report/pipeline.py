@@ -161,7 +161,13 @@ def report(
 
 
 def check_run_name(name: str, what: str = "--run") -> None:
-    """A run name is one plain directory name, so the report stays inside DATA_DIR/reports/."""
+    """A run name is one plain directory name, so the report stays inside DATA_DIR/reports/.
+
+    >>> check_run_name("calm-2024.v2")
+    >>> check_run_name("../elsewhere")
+    Traceback (most recent call last):
+    reviewmine.errors.InputError: --run '../elsewhere': not a plain name; use letters, digits, '-', '_' and '.' (not starting with '.')
+    """
     if not RUN_NAME.fullmatch(name):
         raise InputError(
             f"{what} {name!r}: not a plain name; use letters, digits, '-', '_' and '.' "
