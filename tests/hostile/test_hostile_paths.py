@@ -294,6 +294,22 @@ def test_report_workbook_and_table_csvs_keep_formula_text_inert(tmp_path):
     assert len(written) == 2
 
 
+def test_topics_csvs_neutralise_formula_text(tmp_path, tmp_path_factory, monkeypatch):
+    from tests.analyze.test_embeddings import distilled_model_dir
+
+    distilled_model_dir(tmp_path_factory)
+    monkeypatch.setenv("REVIEWMINE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "reviewmine-cache"))
+    stems = ["the app crashes every time I open it", "the subscription is far too expensive",
+             "the sleep stories help me fall asleep", "the breathing exercises calm my anxiety"]
+    texts = [f"{'=+-@'[i % 4]}{stems[i % 4]} ({i})" for i in range(80)]
+    texts_csv(tmp_path / "x.csv", texts)
+    result = runner.invoke(app, ["topics", "x.csv", "--out", "tout", "--min-topic-size", "5"])
+    assert result.exit_code == 0, result.output
+    quotes = pd.read_csv("tout/topic_quotes.csv", keep_default_na=False)["quote"]
+    assert len(quotes) and all(q[:1] == "'" and q[1:] in texts for q in quotes)
+    assert pd.api.types.is_integer_dtype(pd.read_csv("tout/assignments.csv")["topic_id"])
+
+
 # --------------------------------------------------------------------------- item 5: run names
 @pytest.mark.parametrize("name", ["../../x", "a/b", "/tmp/x", ".hidden", "..", "a\\b", "a b"])
 def test_report_run_must_be_a_plain_name(tmp_path, name):

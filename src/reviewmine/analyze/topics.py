@@ -42,7 +42,7 @@ from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.embeddings import BACKENDS, get_embedder
 from reviewmine.config import default_data_dir
 from reviewmine.errors import InputError, ReviewmineError
-from reviewmine.io import first_invalid_utf8, refuse_overwrite, stage_dirs
+from reviewmine.io import first_invalid_utf8, refuse_overwrite, stage_dirs, write_frame
 
 MODEL_VERSION = 1
 DEFAULT_SAMPLE_SIZE = 15_000
@@ -817,18 +817,12 @@ def topics(
         )
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(table, out_dir / "topics.csv")
-    _write_csv(assignments, out_dir / "assignments.csv")
+    write_frame(table, out_dir / "topics.csv")
+    write_frame(assignments, out_dir / "assignments.csv")
     for name, t in tables.items():
-        _write_csv(t, out_dir / f"{name}.csv")
+        write_frame(t, out_dir / f"{name}.csv")
     model.save(out_dir / "model")
     return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def topic_positions(model: ReviewTopicModel) -> pd.DataFrame:
