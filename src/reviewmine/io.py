@@ -248,8 +248,10 @@ def write_xlsx(sheets: Iterable[tuple[str, pd.DataFrame]], path: str | Path) -> 
             sample = [len(str(v)) for v in df[col].head(200)]
             sheet.column_dimensions[get_column_letter(i + 1)].width = min(60, max([len(str(col)), 6, *sample]) + 2)
         sheet.append([cell(sheet, str(c)) for c in df.columns])
-        for row in df.astype(object).where(df.notna(), None).to_numpy().tolist():
-            sheet.append([cell(sheet, v) for v in row])
+        for start in range(0, len(df), 10_000):  # in slices: an export may have a million rows
+            part = df.iloc[start : start + 10_000]
+            for row in part.astype(object).where(part.notna(), None).to_numpy().tolist():
+                sheet.append([cell(sheet, v) for v in row])
     book.save(path)
 
 
