@@ -14,7 +14,9 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from reviewmine.errors import ReviewmineError
 
@@ -25,8 +27,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+# No emoji codes: ":x:" in a file or app name must print as typed.
+console = Console(stderr=True, emoji=False)
+out = Console(emoji=False)
 
 
 def _print_version(value: bool) -> None:
@@ -49,14 +52,19 @@ F = TypeVar("F", bound=Callable)
 
 
 def user_errors(func: F) -> F:
-    """Turn a ``ReviewmineError`` into one line on stderr and exit code 2."""
+    """Turn a ``ReviewmineError`` into one line on stderr and exit code 2.
+
+    The message is printed literally (a Text, not markup): file and column names may hold
+    square brackets, which Rich would otherwise read as style tags.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ReviewmineError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            message = " ".join(str(exc).splitlines())
+            console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
@@ -144,10 +152,11 @@ def apps_(
     for col in ("slug", "name", "tags", "google_play", "app_store", "countries", "status"):
         table.add_column(col)
     for a in found:
-        status = a.status if a.status == "active" else f"[yellow]{a.status}[/]"
+        status = Text(a.status, style="" if a.status == "active" else "yellow")
         table.add_row(
-            a.slug, a.name, ",".join(a.tags), a.google_play or "-", a.app_store or "-",
-            ",".join(a.countries), status,
+            *(escape(v) for v in (a.slug, a.name, ",".join(a.tags), a.google_play or "-",
+                                  a.app_store or "-", ",".join(a.countries))),
+            status,
         )
     out.print(table)
 
@@ -157,7 +166,7 @@ def apps_(
 @user_errors
 def code(
     input: Annotated[Path, typer.Argument(help="CSV or Parquet file of reviews (or any short texts).")],
-    out: Annotated[Path, typer.Option("--out", help="Output CSV (or .parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Output .csv, .parquet or .xlsx (CSV text is written as is).")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
     id_col: Annotated[str, typer.Option("--id-col", help="Column with a row id, copied to 'uid'.")] = "uid",
     title_col: Annotated[str | None, typer.Option("--title-col", help="Title column (default: 'title' when the file has one).")] = None,
@@ -170,11 +179,11 @@ def code(
     from reviewmine.analyze.factors import FactorCoder
 
     coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=not no_model)
-    result = run_code(input, out, text_col, id_col, title_col, coder=coder)
+    result = run_code(input, out, text_col, id_col, title_col, codebook=codebook, coder=coder)
     coded = int((result["n_codes"] > 0).sum()) if len(result) else 0
     console.print(
         f"coded {len(result):,} rows ({coded:,} with at least one code; method: {coder.method}) -> {out}",
-        highlight=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
 
 
@@ -194,11 +203,15 @@ def evaluate(
     """Agreement of automatic codes with hand codes: per-code P/R/F1, micro/macro F1, kappa."""
     import json
 
+    from reviewmine.config import default_data_dir
     from reviewmine.evaluate import evaluate as run_evaluate
+    from reviewmine.io import refuse_overwrite, stage_dirs, write_atomic
 
+    if json_out:
+        refuse_overwrite(json_out, [gold, pred, codebook, disagreements], stage_dirs(default_data_dir()), "--json")
     ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model=not no_model)
     table = Table(
-        title=f"Per-code agreement with {gold.name}",
+        title=f"Per-code agreement with {escape(gold.name)}",
         caption="precision/recall/f1: code and polarity must match; f1_code_only, kappa_presence: code alone; "
         "alpha: Krippendorff's alpha, nominal (absent/barrier/facilitator/neutral)",
     )
@@ -207,7 +220,7 @@ def evaluate(
         table.add_column(col, justify="left" if col == "code" else "right")
     for row in ev.per_code.itertuples(index=False):
         if row.support or row.predicted:
-            table.add_row(*(str(getattr(row, c)) for c in columns))
+            table.add_row(*(escape(str(getattr(row, c))) for c in columns))
     out.print(table)
     summary = Table(title="Overall")
     summary.add_column("measure")
@@ -215,10 +228,8 @@ def evaluate(
     for key, value in ev.summary.items():
         summary.add_row(key, str(value))
     out.print(summary)
-    console.print(f"{len(ev.disagreements)} reviews differ -> {disagreements}", highlight=False)
+    console.print(f"{len(ev.disagreements)} reviews differ -> {disagreements}", highlight=False, markup=False, soft_wrap=True)
     if json_out:
-        from reviewmine.io import write_atomic
-
         with write_atomic(json_out) as tmp:
             tmp.write_text(json.dumps(ev.summary, indent=2, allow_nan=False) + "\n")
 
@@ -241,7 +252,7 @@ def sample_for_coding(
     console.print(
         f"wrote a coding sheet of {len(sheet)} reviews -> {out}; code it, then run "
         f"'reviewmine evaluate --gold {out}'",
-        highlight=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
 
 
@@ -270,6 +281,7 @@ def process(
     with Progress(
         TextColumn("processing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(), console=console, transient=True,
+        disable=not console.is_terminal,  # off a terminal Rich would print a blank line at the end
     ) as progress:
         task = progress.add_task("rows", total=None)
         summary = run_process(
@@ -282,15 +294,15 @@ def process(
 
 def _print_process(summary, data_dir: Path) -> None:
     for note in summary.import_notes:
-        console.print(note, highlight=False, soft_wrap=True)
-    table = Table(title=f"reviewmine process: {data_dir}", show_header=False)
+        console.print(note, highlight=False, soft_wrap=True, markup=False)
+    table = Table(title=f"reviewmine process: {escape(str(data_dir))}", show_header=False)
     table.add_column("what")
     table.add_column("count", overflow="fold")
     for label, value in summary.rows():
-        table.add_row(label, value)
+        table.add_row(label, escape(value))
     out.print(table)
     console.print(f"wrote {summary.outputs['reviews']} (summary: {summary.outputs['summary']})",
-                  highlight=False)
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -306,15 +318,16 @@ def export(
     min_rating: Annotated[int | None, typer.Option("--min-rating", min=1, max=5)] = None,
     max_rating: Annotated[int | None, typer.Option("--max-rating", min=1, max=5)] = None,
     language: Annotated[str | None, typer.Option("--language", help="ISO 639-1 code, e.g. en.")] = None,
+    csv_raw_text: Annotated[bool, typer.Option("--csv-raw-text", help="CSV: keep text starting with = + - @ as is (default: prefix ', no formulas).")] = False,
 ) -> None:
     """Export (a filtered part of) the processed reviews as CSV, Parquet or Excel."""
     from reviewmine.process import export as run_export
 
     n = run_export(
         data_dir, out_file, format, app=app_, store=store, since=since, until=until,
-        min_rating=min_rating, max_rating=max_rating, language=language,
+        min_rating=min_rating, max_rating=max_rating, language=language, csv_raw_text=csv_raw_text,
     )
-    console.print(f"exported {n:,} reviews -> {out_file}", highlight=False)
+    console.print(f"exported {n:,} reviews -> {out_file}", highlight=False, markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- analyze, run, demo
@@ -342,6 +355,7 @@ def _run_analyze(data_dir, languages, include_spam, codebook, topics, embeddings
     with Progress(
         TextColumn("analysing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} reviews"),
         TimeElapsedColumn(), console=console, transient=True,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("reviews", total=None)
         return run_analyze(
@@ -352,7 +366,7 @@ def _run_analyze(data_dir, languages, include_spam, codebook, topics, embeddings
 
 
 def _print_analyze(summary, data_dir: Path) -> None:
-    table = Table(title=f"reviewmine analyze: {data_dir}", show_header=False)
+    table = Table(title=f"reviewmine analyze: {escape(str(data_dir))}", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     by_language = ", ".join(f"{lang} {n:,}" for lang, n in list(summary.skipped_by_language.items())[:6])
@@ -369,7 +383,7 @@ def _print_analyze(summary, data_dir: Path) -> None:
         ("topics", "not fitted" if summary.topics is None else summary.topics),
     ]
     for label, value in rows:
-        table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(escape(label), f"{value:,}" if isinstance(value, int) else escape(str(value)))
     out.print(table)
     if summary.skipped_language_sample:
         console.print(
@@ -393,15 +407,15 @@ def demo(
     from reviewmine.report import report as run_report
 
     sample = sample_dir() / "reviews_sample.csv"
-    console.print(f"[bold]1/3 process[/] {sample}", highlight=False)
+    console.print(f"[bold]1/3 process[/] {escape(str(sample))}", highlight=False)
     _print_process(run_process(data_dir, inputs=[sample], include_raw=False), data_dir)
     console.print("[bold]2/3 analyze[/] sentiment, engagement factors" + (", topics" if topics else ""))
     analysed = _run_analyze(data_dir, ("en",), False, None, topics, "static", 42)
     _print_analyze(analysed, data_dir)
     console.print("[bold]3/3 report[/]")
     path = run_report(data_dir)
-    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
-    out.print(f"Explore the reviews: reviewmine explore --data-dir {data_dir}", highlight=False)
+    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}", markup=False)
+    out.print(f"Explore the reviews: reviewmine explore --data-dir {data_dir}", highlight=False, markup=False)
 
 
 @app.command("topics")
@@ -433,7 +447,7 @@ def topics_command(
     out.print(
         f"{len(table) - 1} topics ({int(table.is_zeroshot.sum())} codebook, "
         f"{int(table.is_emerging.sum())} emerging) over {total:,} rows; "
-        f"outliers {outliers / max(total, 1):.1%}; written to {result.out_dir}"
+        f"outliers {outliers / max(total, 1):.1%}; written to {result.out_dir}", markup=False
     )
 
 
@@ -478,8 +492,8 @@ def report(
         same, total = len(check["identical"]), len(check["identical"]) + len(check["different"])
         console.print(f"reproduced {same} of {total} tables and figures byte-identical", highlight=False)
         for name in check["different"]:
-            console.print(f"  differs: {name}", highlight=False)
-    out.print(f"Report: {path / 'report.html'}", highlight=False, soft_wrap=True)
+            console.print(f"  differs: {name}", highlight=False, markup=False, soft_wrap=True)
+    out.print(f"Report: {path / 'report.html'}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -510,7 +524,7 @@ def run(
     _print_process(run_process(data_dir), data_dir)
     _print_analyze(_run_analyze(data_dir, ("en",), False, None, topics, "static", 42), data_dir)
     path = run_report(data_dir)
-    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}")
+    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}", markup=False)
     if failed:
         raise typer.Exit(1)
 

@@ -27,8 +27,9 @@ from reviewmine.analyze.codebook import (
     load_codebook,
     parse_codes,
 )
+from reviewmine.config import default_data_dir
 from reviewmine.errors import InputError
-from reviewmine.io import excel_safe, read_table, write_frame
+from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_frame, write_xlsx
 
 SHEET_VALUES = {"b": "barrier", "f": "facilitator", "n": "neutral"}
 MIN_SUPPORT = 5
@@ -65,10 +66,11 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def sheet_to_codes(
-    df: pd.DataFrame, codebook: Codebook, id_col: str = "uid", source: object = "coding sheet"
-) -> pd.Series:
-    """Read a coding sheet (one column per code, cells b/f/n) back into serialised codes."""
+def sheet_to_codes(df: pd.DataFrame, codebook: Codebook, id_col: str = "uid", source: object = "coding sheet") -> pd.Series:
+    """Read a coding sheet (one column per code, cells b/f/n) back into serialised codes.
+
+    ``source`` (the file name) starts every error message.
+    """
     present = [c for c in codebook.ids if c in df.columns]
     if not present:
         raise InputError(
@@ -194,6 +196,8 @@ def evaluate(
     use_model: bool = True,
 ) -> Evaluation:
     """Compare automatic codes (computed now, or read from ``pred``) with the hand codes in ``gold``."""
+    if disagreements:
+        refuse_overwrite(disagreements, [gold, pred, codebook], stage_dirs(default_data_dir()), "--disagreements")
     cb = load_codebook(codebook) if codebook else load_codebook()
     gdf = read_table(gold, required=[id_col])
     if gdf.empty:
@@ -258,6 +262,7 @@ def sample_for_coding(
 
     Strata that exist in the input (app, rating, ...) get equal shares where they can.
     """
+    refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
     cb = load_codebook(codebook) if codebook else load_codebook()
     df = read_table(input, required=[text_col])
     df = df[df[text_col].astype(str).str.strip() != ""]
@@ -294,14 +299,13 @@ def sample_for_coding(
 
 
 def _write_sheet_xlsx(df: pd.DataFrame, path: Path, cb: Codebook) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        excel_safe(df).to_excel(xl, sheet_name="coding", index=False)
-        pd.DataFrame(
-            [{"id": c.id, "category": c.category, "description": c.description,
-              "barrier example": "; ".join(c.barrier_examples),
-              "facilitator example": "; ".join(c.facilitator_examples)} for c in cb.codes]
-        ).to_excel(xl, sheet_name="codebook", index=False)
-        pd.DataFrame({"how to code": [
-            "Enter b (barrier), f (facilitator) or n (neutral) in a code's column; leave it empty when the code does not apply.",
-            "Then run: reviewmine evaluate --gold THIS_FILE.xlsx",
-        ]}).to_excel(xl, sheet_name="instructions", index=False)
+    codebook = pd.DataFrame(
+        [{"id": c.id, "category": c.category, "description": c.description,
+          "barrier example": "; ".join(c.barrier_examples),
+          "facilitator example": "; ".join(c.facilitator_examples)} for c in cb.codes]
+    )
+    instructions = pd.DataFrame({"how to code": [
+        "Enter b (barrier), f (facilitator) or n (neutral) in a code's column; leave it empty when the code does not apply.",
+        "Then run: reviewmine evaluate --gold THIS_FILE.xlsx",
+    ]})
+    write_xlsx([("coding", df), ("codebook", codebook), ("instructions", instructions)], path)

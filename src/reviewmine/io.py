@@ -2,11 +2,14 @@
 
 ``read_table`` turns every way an input file can be wrong into one ``InputError`` line
 that names the file, the problem and the fix; ``write_atomic`` writes to a temporary
-file and renames it into place, so a failed run never leaves half a file.
+file and renames it into place, so a failed run never leaves half a file;
+``refuse_overwrite`` stops a command before it writes over its own inputs or another
+stage's outputs; ``write_frame`` writes spreadsheet text that can never run as a formula.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import tempfile
@@ -43,7 +46,7 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
             df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8 CSV"
+            f"{path}: not UTF-8 text (byte {first_invalid_utf8(path)}); re-save it as UTF-8 CSV"
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: file has no rows; pass a file with a header row and data") from exc
@@ -66,6 +69,103 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def first_invalid_utf8(path: str | Path) -> int | None:
+    """Offset in the file of its first byte that is not valid UTF-8 (None if it all decodes).
+
+    Parsers decode in chunks, so their ``UnicodeDecodeError.start`` is relative to a chunk.
+
+    >>> first_invalid_utf8("export-from-excel.csv")  # doctest: +SKIP
+    786431
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            pending = len(decoder.getstate()[0])  # bytes of a split character held over
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start
+            offset += len(block)
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return offset - pending + exc.start
+    return None
+
+
+STAGE_DIRS = {
+    "raw": "'reviewmine collect'", "state": "'reviewmine collect'",
+    "processed": "'reviewmine process' and 'reviewmine analyze'",
+}  # fmt: skip
+
+
+def stage_dirs(data_dir: str | Path) -> list[Path]:
+    """The stage-output directories of a data directory, which only their own stages write.
+
+    >>> [p.name for p in stage_dirs("data")]
+    ['raw', 'state', 'processed']
+    """
+    return [Path(data_dir) / name for name in STAGE_DIRS]
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if _real(a) == _real(b):
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return _real(path).is_relative_to(_real(folder))
+
+
+def refuse_overwrite(
+    out: str | Path,
+    inputs: Iterable[str | Path | None] = (),
+    protected_dirs: Iterable[str | Path] = (),
+    option: str = "--out",
+    directory: bool = False,
+) -> None:
+    """One ``InputError`` line, before anything is written, if writing ``out`` would destroy data.
+
+    Refused: ``out`` is one of ``inputs`` (after resolving symlinks, ``./x`` vs ``x`` and hard
+    links), ``out`` lies inside one of ``protected_dirs`` (another stage's outputs, see
+    ``stage_dirs``), or, for a ``directory`` output, an input lies inside ``out``.
+
+    >>> refuse_overwrite("coded.csv", inputs=["./coded.csv"])
+    Traceback (most recent call last):
+    reviewmine.errors.InputError: --out coded.csv: is the input coded.csv; writing it would destroy the input, choose another output path
+    >>> refuse_overwrite("data/processed/x.csv", protected_dirs=stage_dirs("data"))
+    Traceback (most recent call last):
+    reviewmine.errors.InputError: --out data/processed/x.csv: inside data/processed, where only 'reviewmine process' and 'reviewmine analyze' may write; choose an output path outside it
+    """
+    out = Path(out)
+    for given in inputs:
+        if not isinstance(given, str | os.PathLike):
+            continue  # None, or an object passed instead of a file (a loaded Codebook)
+        given = Path(given)
+        if _same_file(out, given):
+            raise InputError(f"{option} {out}: is the input {given}; writing it would destroy the input, "
+                             "choose another output path")
+        if directory and _inside(given, out):
+            raise InputError(f"{option} {out}: holds the input {given}; move the input out of it "
+                             "or choose another output directory")
+    for folder in protected_dirs:
+        folder = Path(folder)
+        if _inside(out, folder):
+            owner = STAGE_DIRS.get(folder.name, "another stage")
+            raise InputError(f"{option} {out}: inside {folder}, where only {owner} may write; "
+                             "choose an output path outside it")
 
 
 @contextmanager
@@ -91,6 +191,31 @@ def write_atomic(path: str | Path, suffix: str = ""):
             os.unlink(tmp)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'`` (OWASP CSV injection).
+
+    Only text is touched: numbers stay numbers, and Excel hides the ``'`` when it opens the file.
+
+    >>> csv_safe(pd.DataFrame({"text": ["=1+1", "fine", "-2"], "n": [-2, 0, 1]})).to_dict("list")
+    {'text': ["'=1+1", 'fine', "'-2"], 'n': [-2, 0, 1]}
+    """
+    out = df.copy()
+    for col in out.columns:
+        values = out[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        try:
+            risky = values.str.startswith(FORMULA_PREFIXES, na=False)
+        except (AttributeError, TypeError):  # an object column that holds no text
+            continue
+        if risky.any():
+            out.loc[risky, col] = "'" + values[risky]
+    return out
+
+
 def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Strip characters Excel cannot store and cut cells to Excel's 32,767-character limit."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -104,17 +229,63 @@ def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_frame(df: pd.DataFrame, path: str | Path, writer: Callable | None = None) -> Path:
-    """Write a DataFrame atomically as CSV, Parquet or XLSX, chosen by the file suffix."""
+def write_xlsx(sheets: Iterable[tuple[str, pd.DataFrame]], path: str | Path) -> None:
+    """Write (sheet name, frame) pairs as one XLSX, header row frozen, columns sized.
+
+    Every text cell is stored as text: openpyxl would store a string starting with ``=`` as a
+    live formula, so reviews like ``=HYPERLINK(...)`` could run in the reader's Excel.
+
+    >>> write_xlsx([("coding", sheet), ("codebook", codes)], "sheet.xlsx")  # doctest: +SKIP
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)  # streams rows: fast and small for big sheets
+
+    def cell(sheet, value):
+        if isinstance(value, str) and value.startswith("="):
+            text = WriteOnlyCell(sheet, value=value)
+            text.data_type = "s"
+            return text
+        return value
+
+    for name, df in sheets:
+        df = excel_safe(df)
+        sheet = book.create_sheet(name[:31])
+        sheet.freeze_panes = "A2"
+        for i, col in enumerate(df.columns):
+            sample = [len(str(v)) for v in df[col].head(200)]
+            sheet.column_dimensions[get_column_letter(i + 1)].width = min(60, max([len(str(col)), 6, *sample]) + 2)
+        sheet.append([cell(sheet, str(c)) for c in df.columns])
+        for start in range(0, len(df), 10_000):  # in slices: an export may have a million rows
+            part = df.iloc[start : start + 10_000]
+            for row in part.astype(object).where(part.notna(), None).to_numpy().tolist():
+                sheet.append([cell(sheet, v) for v in row])
+    book.save(path)
+
+
+def write_frame(
+    df: pd.DataFrame,
+    path: str | Path,
+    writer: Callable | None = None,
+    format: str | None = None,
+    csv_raw_text: bool = False,
+) -> Path:
+    """Write a DataFrame atomically as CSV, Parquet or XLSX, chosen by ``format`` or the suffix.
+
+    CSV text that a spreadsheet would run as a formula is prefixed with ``'`` (``csv_safe``)
+    unless ``csv_raw_text``; for files that programs, not people, read.
+    """
     path = Path(path)
-    suffix = path.suffix.lower()
+    fmt = (format or path.suffix.lstrip(".")).lower()
     with write_atomic(path) as tmp:
         if writer is not None:
             writer(df, tmp)
-        elif suffix == ".parquet":
+        elif fmt == "parquet":
             df.to_parquet(tmp, index=False)
-        elif suffix == ".xlsx":
-            excel_safe(df).to_excel(tmp, index=False)
+        elif fmt == "xlsx":
+            write_xlsx([("Sheet1", df)], tmp)
         else:
-            df.to_csv(tmp, index=False)
+            (df if csv_raw_text else csv_safe(df)).to_csv(tmp, index=False, encoding="utf-8")
     return path

@@ -36,7 +36,7 @@ def test_codes_round_trip_sorted():
         ("codes:\n  - {id: a, category: other, description: x}\n", "category 'other'"),
         ("codes:\n  - {id: a, category: user, description: x, cues: ['(']}\n", "not a valid regex"),
         ("name: x\n", "top-level 'codes:' list"),
-        ("codes: [\n", "not valid UTF-8 YAML"),
+        ("codes: [\n", "not valid YAML (expected the node content"),
     ],
 )
 def test_bad_codebooks_fail_with_one_clear_line(tmp_path: Path, body: str, message: str):

@@ -184,8 +184,11 @@ def test_bad_files_fail_with_one_line_and_write_nothing(data_dir, tmp_path, cont
     result = runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(good),
                                  "--input", str(bad)])
     assert result.exit_code == 2
-    assert message in result.output and str(bad) in result.output
-    assert len(result.output.strip().splitlines()) == 1 or "error:" in result.output.splitlines()[0]
+    assert result.stdout == ""
+    # Exactly one line: no blank line from the progress bar, nothing wrapped or styled away.
+    assert result.stderr.count("\n") == 1
+    line = result.stderr.rstrip("\n")
+    assert line.startswith("error: ") and str(bad) in line and message in line
     assert (data_dir / "processed" / "reviews.parquet").read_bytes() == before
     assert not list((data_dir / "processed").glob(".tmp-*"))
 

@@ -75,13 +75,19 @@ def shipped_codebook_path() -> Path:
 def load_codebook(path: str | Path | None = None) -> Codebook:
     """Load and validate a codebook YAML (the shipped Borghouts 2021 one by default)."""
     path = Path(path) if path else shipped_codebook_path()
+    if path.is_dir():
+        raise CodebookError(f"{path}: is a directory; pass a codebook YAML file")
     if not path.is_file():
         raise CodebookError(f"{path}: codebook file not found; pass an existing YAML file")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0]
-        raise CodebookError(f"{path}: not valid UTF-8 YAML ({first})") from exc
+    except UnicodeDecodeError as exc:
+        raise CodebookError(f"{path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8") from exc
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise CodebookError(f"{path}: not valid YAML ({problem}{where}); fix the syntax") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("codes"), list) or not raw["codes"]:
         raise CodebookError(f"{path}: needs a top-level 'codes:' list with at least one code")
     codes: list[FactorCode] = []

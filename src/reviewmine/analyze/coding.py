@@ -9,7 +9,8 @@ import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
-from reviewmine.io import read_table, write_frame
+from reviewmine.config import default_data_dir
+from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_frame
 
 
 def coded_rows(results: list[CodedReview]) -> pd.DataFrame:
@@ -51,7 +52,12 @@ def code(
     column named ``title`` when there is one, as ``evaluate`` does. The output has one row
     per input row: ``uid`` (from ``id_col``), ``codes`` (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
     sentence, the cues that fired and the model probability (JSON columns).
+
+    A CSV ``out`` keeps its text raw (no ``'`` before ``=``/``+``/``-``/``@``): it is an
+    interface other tools read, and its free text sits inside JSON columns that start with
+    ``{``; write ``.xlsx`` to open it in a spreadsheet.
     """
+    refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
     df = read_table(input, required=[text_col, id_col, title_col or ""])
     if title_col is None and "title" in df.columns:
         title_col = "title"
@@ -63,5 +69,5 @@ def code(
     parts = list(code_batches(coder, batches, workers, finish=coded_rows))
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])
     result.insert(0, "uid", df[id_col].astype(str).to_numpy())
-    write_frame(result, out)
+    write_frame(result, out, csv_raw_text=True)
     return result

@@ -40,7 +40,9 @@ import pandas as pd
 
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.embeddings import BACKENDS, get_embedder
+from reviewmine.config import default_data_dir
 from reviewmine.errors import InputError, ReviewmineError
+from reviewmine.io import first_invalid_utf8, refuse_overwrite, stage_dirs, write_frame
 
 MODEL_VERSION = 1
 DEFAULT_SAMPLE_SIZE = 15_000
@@ -679,12 +681,16 @@ class TopicsResult:
 def read_texts_csv(path: str | Path, text_col: str) -> pd.DataFrame:
     """Read a CSV of reviews; a clear ``InputError`` for every way it can be unusable."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass a CSV file")
     if not path.is_file():
         raise InputError(f"{path}: file not found; pass an existing CSV file")
     try:
         frame = pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from exc
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {first_invalid_utf8(path)}); re-save the file as UTF-8"
+        ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: the file is empty; it needs a header row and reviews") from exc
     except pd.errors.ParserError as exc:
@@ -734,6 +740,7 @@ def topics(
     >>> result.topics[["topic_id", "size", "words"]].head()               # doctest: +SKIP
     """
     path = Path(input)
+    refuse_overwrite(out, [path, codebook], stage_dirs(default_data_dir()), directory=True)
     frame = read_texts_csv(path, text_col)
     app_col = _optional_column(frame, path, app_col, "app", "--app-col")
     time_col = _optional_column(frame, path, time_col, "at", "--time-col")
@@ -762,18 +769,12 @@ def topics(
         )
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(table, out_dir / "topics.csv")
-    _write_csv(assignments, out_dir / "assignments.csv")
+    write_frame(table, out_dir / "topics.csv")
+    write_frame(assignments, out_dir / "assignments.csv")
     for name, t in tables.items():
-        _write_csv(t, out_dir / f"{name}.csv")
+        write_frame(t, out_dir / f"{name}.csv")
     model.save(out_dir / "model")
     return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def topic_positions(model: ReviewTopicModel) -> pd.DataFrame:

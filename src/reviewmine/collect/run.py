@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -168,7 +169,7 @@ class _Collector:
         retries0 = client.retries
         task = None
         if self.progress is not None:
-            task = self.progress.add_task(f"{app} {store} {partition}", total=None, status="")
+            task = self.progress.add_task(escape(f"{app} {store} {partition}"), total=None, status="")
         try:
             for _ in range(2):
                 resumed = self._walk_once(res, store, app, partition, country, fetch, client, keeps_token, task)
@@ -336,7 +337,7 @@ def collect(
 
     def emit(msg: str) -> None:
         result.messages.append(msg)
-        console.print(msg, highlight=False, soft_wrap=True)
+        console.print(msg, highlight=False, soft_wrap=True, markup=False)
 
     try:
         for note in reconcile(state, data_dir):
@@ -476,7 +477,7 @@ def summary_table(result: CollectResult) -> Table:
         t.add_column(col, justify="right" if col in ("new", "updated", "pages", "retries") else "left")
     for p in result.partitions:
         stop = f"[red]{p.stop_reason}[/]" if p.failed else p.stop_reason
-        t.add_row(p.app, p.store, p.partition, str(p.new), str(p.updated), str(p.pages), str(p.retries), stop)
+        t.add_row(escape(p.app), p.store, escape(p.partition), str(p.new), str(p.updated), str(p.pages), str(p.retries), stop)
     t.add_section()
     t.add_row("total", "", "", str(result.new), str(result.updated),
               str(sum(p.pages for p in result.partitions)),

@@ -88,8 +88,10 @@ class ColumnMap:
         import yaml
 
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory; pass a YAML mapping file")
         if not path.is_file():
-            raise InputError(f"{path}: mapping file not found")
+            raise InputError(f"{path}: mapping file not found; check the --mapping path")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:

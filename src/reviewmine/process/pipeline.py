@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
+from reviewmine.io import refuse_overwrite
 from reviewmine.process import clean, dedupe
 from reviewmine.process.imports import ImportRegistry
 from reviewmine.process.ingest import (
@@ -202,6 +203,7 @@ def process(
         extra = column_map if isinstance(column_map, ColumnMap) else ColumnMap.parse(column_map)
         column_map_obj = column_map_obj.merged(extra)
     inputs = [Path(p) for p in inputs]
+    refuse_overwrite(data_dir / "processed", [*inputs, mapping], option="--data-dir", directory=True)
     for path in inputs:
         check_input(path, column_map_obj)
     registry = ImportRegistry(data_dir)

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
-from reviewmine.io import file_sha256
+from reviewmine.io import file_sha256, refuse_overwrite, stage_dirs, write_atomic, write_frame
 from reviewmine.process.schema import GENERATION_KEY
 
 EXPORT_FORMATS = ("csv", "parquet", "xlsx")
@@ -72,9 +72,9 @@ def review_filter(
     if store:
         parts.append(ds.field("store") == store)
     if since:
-        parts.append(ds.field("at") >= _timestamp(since))
+        parts.append(ds.field("at") >= _timestamp(since, "--since"))
     if until:
-        end = _timestamp(until)
+        end = _timestamp(until, "--until")
         if isinstance(until, str) and len(until) <= 10 or isinstance(until, date) and not isinstance(until, datetime):
             end = end + pd.Timedelta(days=1)
             parts.append(ds.field("at") < end)
@@ -98,11 +98,11 @@ def review_filter(
     return expression
 
 
-def _timestamp(value) -> pa.Scalar:
+def _timestamp(value, option: str) -> pa.Scalar:
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+        raise InputError(f"{option} {value!r}: not a date; use YYYY-MM-DD") from None
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return pa.scalar(stamp.to_pydatetime(), pa.timestamp("us", tz="UTC"))
 
@@ -174,11 +174,14 @@ def export(
     min_rating: int | None = None,
     max_rating: int | None = None,
     language: str | None = None,
+    csv_raw_text: bool = False,
 ) -> int:
     """Write (a filtered part of) the processed reviews to CSV, Parquet or Excel.
 
     The format comes from ``format`` or the extension of ``out``. Returns the number of
-    rows written. The file is written to a temporary name and renamed into place.
+    rows written. The file is written to a temporary name and renamed into place. CSV text
+    starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` so a spreadsheet
+    shows it instead of running it as a formula; ``csv_raw_text`` keeps the text as it is.
 
     >>> export("data", "calm.csv", app="calm", since="2024-01-01")  # doctest: +SKIP
     1234
@@ -187,6 +190,7 @@ def export(
     fmt = (format or out.suffix.lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"--format {fmt or '?'}: use one of {', '.join(EXPORT_FORMATS)}")
+    refuse_overwrite(out, protected_dirs=stage_dirs(data_dir))
     if min_rating is not None and max_rating is not None and min_rating > max_rating:
         raise InputError(f"--min-rating {min_rating} is above --max-rating {max_rating}")
     table = read_reviews_table(
@@ -198,22 +202,13 @@ def export(
             f"{table.num_rows:,} rows do not fit in an Excel sheet (max {XLSX_MAX_ROWS:,}); "
             "filter with --app/--since or export csv/parquet"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
 
+        with write_atomic(out, suffix=".parquet") as tmp:
             pq.write_table(table, tmp, compression="zstd")
-        elif fmt == "csv":
-            frame = _for_spreadsheets(table)
-            frame.to_csv(tmp, index=False, encoding="utf-8")
-        else:
-            frame = _for_spreadsheets(table)
-            frame.to_excel(tmp, index=False, engine="openpyxl")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    else:
+        write_frame(_for_spreadsheets(table), out, format=fmt, csv_raw_text=csv_raw_text)
     return table.num_rows
 
 

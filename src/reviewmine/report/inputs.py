@@ -109,7 +109,8 @@ def load_inputs(
         unknown = [a for a in apps if a not in known]
         if unknown:
             raise InputError(
-                f"no analysed reviews for app(s) {', '.join(unknown)}; apps are: {', '.join(known)}"
+                f"--apps: no analysed reviews for {', '.join(unknown)} in {proc / 'review_scores.parquet'}; "
+                f"apps are: {', '.join(known)}"
             )
         reviews = reviews[reviews["app"].isin(apps)]
         scores = scores[scores["app"].isin(apps)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from reviewmine.errors import InputError
 from reviewmine.explore.build import database_path
+from reviewmine.io import refuse_overwrite, stage_dirs
 from reviewmine.report.figures import draw_figures
 from reviewmine.report.html import model_files, render_report
 from reviewmine.report.inputs import load_inputs
@@ -38,6 +40,7 @@ from reviewmine.report.tables import build_tables, write_tables, write_workbook
 
 PARALLEL_WORKBOOK_CELLS = 100_000
 EXPLORE_URL = "http://127.0.0.1:8001"  # where 'reviewmine explore' serves by default
+RUN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 DEFAULTS = {
     "apps": None,
     "small_n": 30,
@@ -96,7 +99,9 @@ def report(
                 f"inputs changed since {original['_path']} was written: {'; '.join(changed)}; "
                 "restore them, or run 'reviewmine report' for a new report of the current data"
             )
-        run_name = run_name or f"{original['run_name']}-reproduced"
+        if not run_name:
+            check_run_name(str(original["run_name"]), f"{original['_path']}: run_name")
+            run_name = f"{original['run_name']}-reproduced"
     data_dir = Path(data_dir) if data_dir else Path("data")
     if params["small_n"] < 1 or params["quotes_per_cell"] < 1:
         raise InputError("small_n and quotes_per_cell must be at least 1")
@@ -105,10 +110,13 @@ def report(
             f"--explore-url {params['explore_url']!r}: not an http(s) URL; use e.g. http://127.0.0.1:8001"
         )
 
+    run_name = run_name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    check_run_name(run_name)
+    run_dir = Path(out) if out else data_dir / "reports" / run_name
+    refuse_overwrite(run_dir, [params["codebook"], from_manifest], stage_dirs(data_dir), directory=True)
+
     step("reading inputs")
     inputs = load_inputs(data_dir, params["apps"], params["codebook"])
-    run_name = run_name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(out) if out else data_dir / "reports" / run_name
     _prepare(run_dir)
 
     step("computing tables")
@@ -167,6 +175,21 @@ def report(
     write_manifest(manifest, run_dir)
     _share(run_dir)
     return run_dir
+
+
+def check_run_name(name: str, what: str = "--run") -> None:
+    """A run name is one plain directory name, so the report stays inside DATA_DIR/reports/.
+
+    >>> check_run_name("calm-2024.v2")
+    >>> check_run_name("../elsewhere")
+    Traceback (most recent call last):
+    reviewmine.errors.InputError: --run '../elsewhere': not a plain name; use letters, digits, '-', '_' and '.' (not starting with '.')
+    """
+    if not RUN_NAME.fullmatch(name):
+        raise InputError(
+            f"{what} {name!r}: not a plain name; use letters, digits, '-', '_' and '.' "
+            "(not starting with '.')"
+        )
 
 
 def _share(run_dir: Path) -> None:

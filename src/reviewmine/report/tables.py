@@ -358,29 +358,8 @@ def write_workbook(table_files: dict[str, Path], workbook: Path) -> Path:
     Takes file paths rather than frames so it can run in a worker process while the
     figures are drawn.
     """
-    from openpyxl import Workbook
+    from reviewmine.io import write_atomic, write_xlsx
 
-    from reviewmine.io import write_atomic
-
-    book = Workbook(write_only=True)
-    for name, path in table_files.items():
-        df = pd.read_parquet(path)
-        sheet = book.create_sheet(name[:31])
-        sheet.freeze_panes = "A2"
-        for i, col in enumerate(df.columns):
-            sample = [len(str(v)) for v in df[col].head(200)]
-            width = min(60, max([len(str(col)), 6, *sample]) + 2)
-            sheet.column_dimensions[_column_letter(i + 1)].width = width
-        sheet.append([str(c) for c in df.columns])
-        values = df.astype(object).where(df.notna(), None).to_numpy().tolist()
-        for row in values:
-            sheet.append(row)
     with write_atomic(workbook) as tmp:
-        book.save(tmp)
+        write_xlsx(((name, pd.read_parquet(path)) for name, path in table_files.items()), tmp)
     return workbook
-
-
-def _column_letter(i: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(i)
