@@ -7,8 +7,11 @@ file and renames it into place, so a failed run never leaves half a file.
 
 from __future__ import annotations
 
+import csv
 import os
+import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +42,7 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
         elif path.suffix.lower() == ".xlsx":
             df = pd.read_excel(path, sheet_name=0, dtype=dtype, keep_default_na=False)
         else:
-            df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8")
+            df = _read_csv(path, dtype)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8 CSV"
@@ -56,6 +59,43 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
             f"{path}: no column {', '.join(repr(m) for m in missing)}; columns are: {have}"
         )
     return df
+
+
+def _read_csv(path: Path, dtype) -> pd.DataFrame:
+    """``pd.read_csv``, refusing ragged rows: pandas would silently turn a first row with an
+    extra field into an index (shifting every column) and fill a short row with blanks."""
+    try:
+        with warnings.catch_warnings(action="ignore", category=pd.errors.ParserWarning):
+            df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8", index_col=False)
+    except pd.errors.ParserError:
+        _require_rectangular(path)  # pandas' own line number ignores multi-line quoted fields
+        raise
+    _require_rectangular(path)
+    return df
+
+
+def _require_rectangular(path: Path) -> None:
+    """One ``InputError`` naming the file line of the first row whose field count differs
+    from the header's (line 1 is the header; quoted fields may span lines)."""
+    limit = csv.field_size_limit(sys.maxsize)  # review texts can exceed the 128 kB default
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            line = reader.line_num + 1
+            for row in reader:
+                if row and len(row) != len(header):
+                    fix = (
+                        "quote a text that holds commas" if len(row) > len(header)
+                        else "add the missing fields"
+                    )
+                    raise InputError(
+                        f"{path}: line {line} has {len(row)} field(s) but the header has "
+                        f"{len(header)}; {fix} in that row"
+                    )
+                line = reader.line_num + 1
+    finally:
+        csv.field_size_limit(limit)
 
 
 @contextmanager

@@ -41,6 +41,7 @@ import pandas as pd
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.embeddings import BACKENDS, get_embedder
 from reviewmine.errors import InputError, ReviewmineError
+from reviewmine.io import read_table
 
 MODEL_VERSION = 1
 DEFAULT_SAMPLE_SIZE = 15_000
@@ -727,17 +728,7 @@ class TopicsResult:
 def read_texts_csv(path: str | Path, text_col: str) -> pd.DataFrame:
     """Read a CSV of reviews; a clear ``InputError`` for every way it can be unusable."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found; pass an existing CSV file")
-    try:
-        frame = pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(f"{path}: the file is empty; it needs a header row and reviews") from exc
-    except pd.errors.ParserError as exc:
-        first = str(exc).splitlines()[0]
-        raise InputError(f"{path}: not a readable CSV ({first})") from exc
+    frame = read_table(path)
     if text_col not in frame.columns:
         raise InputError(
             f"{path}: no column '{text_col}' (columns: {', '.join(frame.columns)}); "
