@@ -91,3 +91,53 @@ def test_process_import_rejects_ragged_rows_of_either_kind(tmp_path):
     assert reviews["text"].tolist() == ["Fine"]
     assert sorted(rejects["preview"]) == ["google_play,calm", "google_play,calm,The stories help me sleep,extra"]
     assert set(rejects["reason"]) == {"malformed CSV row (wrong number of fields)"}
+
+
+# --------------------------------------------------------------------------- process
+def _import_csv(tmp_path: Path, rows: str) -> Path:
+    src = tmp_path / "import.csv"
+    src.write_text("store,app,text,at\n" + rows)
+    return src
+
+
+def test_review_times_before_the_stores_or_in_the_future_are_rejected(tmp_path):
+    src = _import_csv(
+        tmp_path,
+        "google_play,calm,Ancient,0001-01-01\n"
+        "google_play,calm,Far future,9999-12-31\n"
+        "google_play,calm,Just before,2008-06-30T23:59:59Z\n"
+        "google_play,calm,Fine,2024-01-01\n"
+        "google_play,calm,Undated,\n",
+    )
+    data_dir = tmp_path / "data"
+    result = runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(src), "--no-raw"])
+    assert result.exit_code == 0, result.output
+    reviews = pd.read_parquet(data_dir / "processed" / "reviews.parquet")
+    rejects = pd.read_parquet(data_dir / "processed" / "rejects.parquet").sort_values("row")
+    assert sorted(reviews["text"]) == ["Fine", "Undated"]
+    assert sorted(reviews["month"].dropna()) == ["2024-01"]
+    assert rejects["row"].tolist() == [1, 2, 3]
+    assert rejects["reason"].tolist() == [
+        "review time '0001-01-01' is before the stores opened (2008-07-01)",
+        "review time '9999-12-31' is in the future",
+        "review time '2008-06-30T23:59:59Z' is before the stores opened (2008-07-01)",
+    ]
+
+
+def test_unknown_time_zone_is_one_line(tmp_path):
+    src = _import_csv(tmp_path, "google_play,calm,Fine,2024-01-01 10:00\n")
+    data_dir = tmp_path / "data"
+    line = error_line(runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(src),
+                                          "--assume-tz", "Mars/Olympus"]))
+    assert "--assume-tz 'Mars/Olympus': unknown time zone" in line
+    assert not (data_dir / "processed").exists()
+
+
+@pytest.mark.parametrize("yaml_text, key", [("columns:\n  - text\n", "columns"), ("defaults: [x]\n", "defaults")])
+def test_mapping_file_whose_sections_are_lists_is_one_line(tmp_path, yaml_text, key):
+    src = _import_csv(tmp_path, "google_play,calm,Fine,2024-01-01\n")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(yaml_text)
+    line = error_line(runner.invoke(app, ["process", "--data-dir", str(tmp_path / "data"), "--input", str(src),
+                                          "--mapping", str(mapping)]))
+    assert str(mapping) in line and f"'{key}' is a list, not a mapping" in line
