@@ -24,7 +24,7 @@ from reviewmine.analyze.codebook import (
     load_codebook,
     parse_codes,
 )
-from reviewmine.errors import InputError
+from reviewmine.errors import InputError, check_range, check_seed
 from reviewmine.io import excel_safe, read_table, write_frame
 
 SHEET_VALUES = {"b": "barrier", "f": "facilitator", "n": "neutral"}
@@ -227,6 +227,8 @@ def sample_for_coding(
 
     Strata that exist in the input (app, rating, ...) get equal shares where they can.
     """
+    check_range("--n", n, 1)
+    check_seed(seed)
     cb = load_codebook(codebook) if codebook else load_codebook()
     df = read_table(input, required=[text_col])
     df = df[df[text_col].astype(str).str.strip() != ""]

@@ -8,10 +8,12 @@ file and renames it into place, so a failed run never leaves half a file.
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import sys
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +51,8 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: file has no rows; pass a file with a header row and data") from exc
+    except zipfile.BadZipFile as exc:  # an .xlsx is a zip archive
+        raise InputError(f"{path}: damaged Excel file ({exc}); save it again from Excel") from exc
     except (pd.errors.ParserError, ValueError, OSError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as CSV/Parquet ({first})") from exc
@@ -98,6 +102,39 @@ def _require_rectangular(path: Path) -> None:
         csv.field_size_limit(limit)
 
 
+# OSErrors of writing that the user fixes, not the code: (problem, fix) for one line
+_WRITE_ERRORS = {
+    errno.ENOSPC: ("no space left on device", "free some space and run again"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space and run again"),
+    errno.EACCES: ("permission denied", "choose a location you can write to"),
+    errno.EPERM: ("permission denied", "choose a location you can write to"),
+    errno.EROFS: ("read-only file system", "choose a location you can write to"),
+    errno.ENOTDIR: ("a part of the path is a file, not a directory", "choose another path"),
+    errno.EEXIST: ("a file is in the way of a directory", "choose another path"),
+}
+
+
+def write_error(path: str | Path, exc: OSError) -> InputError | None:
+    """The one-line ``InputError`` naming ``path`` for a failed write the user can fix (disk
+    full, no permission, read-only, a file where a directory should be); else ``None``."""
+    if exc.errno not in _WRITE_ERRORS:
+        return None
+    problem, fix = _WRITE_ERRORS[exc.errno]
+    return InputError(f"{path}: cannot write: {problem}; {fix}")
+
+
+@contextmanager
+def write_errors(path: str | Path):
+    """Raise :func:`write_error`'s one line for a failed write inside the block."""
+    try:
+        yield
+    except OSError as exc:
+        error = write_error(path, exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
 @contextmanager
 def write_atomic(path: str | Path, suffix: str = ""):
     """Yield a temporary path beside ``path``; rename it into place only on success."""
@@ -111,11 +148,12 @@ def write_atomic(path: str | Path, suffix: str = ""):
         raise InputError(f"{path}: cannot write here ({exc.strerror}); choose another output path") from exc
     os.close(fd)
     try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
+        with write_errors(path):
+            yield Path(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

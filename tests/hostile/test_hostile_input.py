@@ -141,3 +141,290 @@ def test_mapping_file_whose_sections_are_lists_is_one_line(tmp_path, yaml_text, 
     line = error_line(runner.invoke(app, ["process", "--data-dir", str(tmp_path / "data"), "--input", str(src),
                                           "--mapping", str(mapping)]))
     assert str(mapping) in line and f"'{key}' is a list, not a mapping" in line
+
+
+# --------------------------------------------------------------------------- out-of-range options
+@pytest.fixture
+def reviews_csv(tmp_path: Path) -> Path:
+    """Thirty short English reviews of two apps, as a CSV any command can read."""
+    texts = ["The app crashes every time I open it", "Love the sleep stories, they help a lot",
+             "Too expensive for what it offers", "Great reminders keep me on track",
+             "Customer support never answered me"]
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({
+        "uid": [f"r{i}" for i in range(30)],
+        "store": "google_play",
+        "app": ["calm", "wysa"] * 15,
+        "rating": [str(1 + i % 5) for i in range(30)],
+        "text": [f"{texts[i % 5]} (review {i})" for i in range(30)],
+        "at": "2024-03-05",
+    }).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def processed(tmp_path: Path, reviews_csv: Path) -> Path:
+    """A data directory whose processed layer holds the thirty reviews."""
+    data_dir = tmp_path / "data"
+    result = runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(reviews_csv), "--no-raw"])
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--n", "-5"], "--n -5: out of range; use a whole number of 1 or more"),
+        (["--n", "0"], "--n 0: out of range"),
+        (["--seed", "-1"], "--seed -1: out of range; use a whole number from 0 to 4,294,967,295"),
+        (["--seed", str(2**32)], f"--seed {2**32}: out of range"),
+    ],
+)
+def test_sample_for_coding_refuses_out_of_range_options(tmp_path, reviews_csv, options, message):
+    out = tmp_path / "sheet.csv"
+    line = error_line(runner.invoke(app, ["sample-for-coding", str(reviews_csv), "--out", str(out), *options]))
+    assert message in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--min-topic-size", "-5"], "--min-topic-size -5: out of range; use a whole number of 2 or more"),
+        (["--sample-size", "0"], "--sample-size 0: out of range; use a whole number of 20 or more"),
+        (["--seed", "-1"], "--seed -1: out of range"),
+        (["--embeddings", "bogus"], "--embeddings 'bogus': unknown backend; use one of static, minilm"),
+    ],
+)
+def test_topics_refuses_out_of_range_options(tmp_path, reviews_csv, options, message):
+    out = tmp_path / "topics"
+    line = error_line(runner.invoke(app, ["topics", str(reviews_csv), "--out", str(out), *options]))
+    assert message in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--since", "2024-02-01", "--until", "2024-01-01"],
+         "--since 2024-02-01 is after --until 2024-01-01; swap them or widen the range"),
+        (["--since", "2024-13-01"], "--since '2024-13-01': not a date; use YYYY-MM-DD"),
+        (["--store", "bogus"], "--store 'bogus': unknown store; use one of google_play, app_store"),
+        (["--language", "xx"], "--language 'xx': not a language the detector knows"),
+        (["--language", "EN"], "--language 'EN': not a language the detector knows"),
+    ],
+)
+def test_export_refuses_filters_that_cannot_match(tmp_path, processed, options, message):
+    out = tmp_path / "export.csv"
+    line = error_line(runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out), *options]))
+    assert message in line
+    assert not out.exists()
+
+
+def test_export_accepts_a_one_day_range(tmp_path, processed):
+    out = tmp_path / "export.csv"
+    result = runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out),
+                                 "--since", "2024-03-05", "--until", "2024-03-05", "--language", "en"])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 30
+
+
+def _analyze_outputs(data_dir: Path) -> list[str]:
+    return sorted(p.name for p in (data_dir / "processed").iterdir()
+                  if p.name.startswith(("review_scores", "codes", "sentences", "topic", "analyze")))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--language", "xx"], "--language 'xx': not a language the detector knows"),
+        (["--embeddings", "bogus"], "--embeddings 'bogus': unknown backend"),
+        (["--embeddings", "bogus", "--no-topics"], "--embeddings 'bogus': unknown backend"),
+        (["--seed", "-1", "--no-topics"], "--seed -1: out of range"),
+    ],
+)
+def test_analyze_checks_options_before_writing_anything(processed, options, message):
+    line = error_line(runner.invoke(app, ["analyze", "--data-dir", str(processed), *options]))
+    assert message in line
+    assert _analyze_outputs(processed) == []
+
+
+def test_analyze_with_no_review_in_the_languages_names_those_present(processed):
+    line = error_line(runner.invoke(app, ["analyze", "--data-dir", str(processed), "--language", "de", "--no-topics"]))
+    assert "no review to analyse in de (spam left out); languages present: en 30; choose them with --language" in line
+    assert _analyze_outputs(processed) == []
+
+
+def test_analyze_with_too_few_reviews_for_topics_suggests_no_topics(tmp_path, reviews_csv):
+    few = tmp_path / "few.csv"
+    pd.read_csv(reviews_csv).head(5).to_csv(few, index=False)
+    data_dir = tmp_path / "few-data"
+    assert runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(few), "--no-raw"]).exit_code == 0
+    line = error_line(runner.invoke(app, ["analyze", "--data-dir", str(data_dir)]))
+    assert "only 5 review(s) to analyse in en; topic modelling needs at least 20; add reviews or run with --no-topics" in line
+    assert _analyze_outputs(data_dir) == []
+    result = runner.invoke(app, ["analyze", "--data-dir", str(data_dir), "--no-topics"])
+    assert result.exit_code == 0, result.output
+
+
+def test_language_list_is_the_detectors():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from reviewmine.process.language import LANGUAGES
+
+    labels = LanguageIdentifier.from_model_file(MODEL_FILE).labels
+    assert {code for code in labels if len(code) == 2} == LANGUAGES
+
+
+# --------------------------------------------------------------------------- environment failures
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> Path:
+    """A data directory processed and analysed (no topics) once for the report tests."""
+    root = tmp_path_factory.mktemp("analysed")
+    texts = ["The app crashes every time I open it", "Love the sleep stories, they help a lot",
+             "Too expensive for what it offers", "Great reminders keep me on track"]
+    src = root / "reviews.csv"
+    pd.DataFrame({"store": "google_play", "app": ["calm", "wysa"] * 10,
+                  "text": [f"{texts[i % 4]} ({i})" for i in range(20)], "at": "2024-03-05"}).to_csv(src, index=False)
+    data_dir = root / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REVIEWMINE_KEY_FILE", str(root / "key"))
+        for args in (["process", "--input", str(src), "--no-raw"], ["analyze", "--no-topics"]):
+            result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+            assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def test_topics_out_that_is_a_file_is_refused_before_fitting(tmp_path, reviews_csv):
+    out = tmp_path / "topics.txt"
+    out.write_text("keep me")
+    line = error_line(runner.invoke(app, ["topics", str(reviews_csv), "--out", str(out)]))
+    assert f"{out}: is a file; give --out a directory" in line
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("command", ["topics", "report", "process", "export"])
+def test_a_path_under_a_regular_file_is_one_line(tmp_path, reviews_csv, analysed, command):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = {
+        "topics": ["topics", str(reviews_csv), "--out", str(blocker / "sub")],
+        "report": ["report", "--data-dir", str(analysed), "--out", str(blocker / "sub")],
+        "process": ["process", "--data-dir", str(blocker / "sub"), "--input", str(reviews_csv), "--no-raw"],
+        "export": ["export", "--data-dir", str(analysed), "--out", str(blocker / "sub.csv")],
+    }[command]
+    line = error_line(runner.invoke(app, args))
+    assert str(blocker / "sub") in line and "cannot write" in line
+    assert blocker.read_text() == "x"
+
+
+def test_process_with_a_data_dir_that_is_a_file_is_one_line(tmp_path, reviews_csv):
+    data_dir = tmp_path / "data"
+    data_dir.write_text("not a directory")
+    line = error_line(runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(reviews_csv)]))
+    assert f"{data_dir / 'processed'}: cannot write: a part of the path is a file, not a directory" in line
+
+
+def test_report_into_a_read_only_directory_is_one_line(tmp_path, analysed, monkeypatch):
+    out = tmp_path / "readonly" / "run"
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if str(self).startswith(str(out)):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    line = error_line(runner.invoke(app, ["report", "--data-dir", str(analysed), "--out", str(out)]))
+    assert f"{out}: cannot write: read-only file system; choose a location you can write to" in line
+
+
+def test_disk_full_in_code_is_one_line_and_leaves_no_file(tmp_path, reviews_csv, monkeypatch):
+    out = tmp_path / "coded.csv"
+    monkeypatch.setattr(pd.DataFrame, "to_csv", _no_space)
+    line = error_line(runner.invoke(app, ["code", str(reviews_csv), "--out", str(out)]))
+    assert f"{out}: cannot write: no space left on device; free some space and run again" in line
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not out.exists()
+
+
+def test_disk_full_in_export_is_one_line_and_leaves_no_file(tmp_path, processed, monkeypatch):
+    out = tmp_path / "export.csv"
+    monkeypatch.setattr(pd.DataFrame, "to_csv", _no_space)
+    line = error_line(runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out)]))
+    assert f"{out}: cannot write: no space left on device" in line
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not out.exists()
+
+
+def test_disk_full_in_process_is_one_line_and_keeps_the_previous_outputs(tmp_path, processed, reviews_csv, monkeypatch):
+    import pyarrow.parquet as pq
+
+    reviews = processed / "processed" / "reviews.parquet"
+    before = reviews.read_bytes()
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", _no_space)
+    line = error_line(runner.invoke(app, ["process", "--data-dir", str(processed), "--input", str(reviews_csv), "--no-raw"]))
+    assert f"{processed / 'processed'}: cannot write: no space left on device" in line
+    assert reviews.read_bytes() == before
+    assert [p.name for p in (processed / "processed").iterdir() if p.name.startswith(".")] == []
+
+
+def _damaged_excel(path: Path) -> Path:
+    pd.DataFrame({"uid": ["1"], "text": ["The app crashes"], "codes": [""]}).to_excel(path, index=False)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+@pytest.mark.parametrize("command", ["code", "evaluate"])
+def test_damaged_xlsx_is_one_line(tmp_path, command):
+    sheet = _damaged_excel(tmp_path / "sheet.xlsx")
+    args = {"code": ["code", str(sheet), "--out", str(tmp_path / "out.csv")],
+            "evaluate": ["evaluate", "--gold", str(sheet), "--disagreements", str(tmp_path / "d.csv")]}[command]
+    line = error_line(runner.invoke(app, args))
+    assert f"{sheet}: damaged Excel file" in line
+
+
+@pytest.mark.parametrize("command", ["analyze", "export", "report"])
+def test_damaged_processed_reviews_are_one_line(tmp_path, analysed, command):
+    import shutil
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(analysed, data_dir)
+    reviews = data_dir / "processed" / "reviews.parquet"
+    whole = reviews.read_bytes()
+    reviews.write_bytes(whole[: len(whole) // 2] + whole[-8:])  # footer magic kept, metadata gone
+    args = {"analyze": ["analyze", "--no-topics"], "export": ["export", "--out", str(tmp_path / "x.csv")],
+            "report": ["report", "--out", str(tmp_path / "report")]}[command]
+    line = error_line(runner.invoke(app, [*args, "--data-dir", str(data_dir)]))
+    assert f"{reviews}: damaged or not a Parquet file; rebuild it with 'reviewmine process'" in line
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"parameters": [1]}, "parameters is [1] but must be an object"),
+        ({"inputs": "x"}, "inputs is \"x\" but must be a list"),
+        ({"inputs": [{"path": 3, "sha256": "ab"}]}, "inputs[].path is 3 but must be text"),
+        ({"data_dir": 5}, "data_dir is 5 but must be text"),
+        ({"run_name": None}, "run_name is null but must be text"),
+        ({"parameters": {"small_n": "30"}}, "parameters.small_n is \"30\" but must be a whole number"),
+        ({"parameters": {"small_n": True}}, "parameters.small_n is true but must be a whole number"),
+        ({"parameters": {"apps": "calm"}}, "parameters.apps is \"calm\" but must be a list or null"),
+        ({"parameters": {"apps": [1]}}, "an entry of parameters.apps is 1 but must be text"),
+    ],
+)
+def test_manifest_with_wrong_typed_fields_is_one_line(tmp_path, change, message):
+    import json
+
+    manifest = {"run_name": "r1", "data_dir": str(tmp_path / "data"), "inputs": [],
+                "parameters": {"apps": None, "small_n": 30}}
+    manifest.update(change)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    line = error_line(runner.invoke(app, ["report", "--from-manifest", str(path)]))
+    assert f"{path}: {message}" in line

@@ -40,11 +40,12 @@ import pandas as pd
 
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.embeddings import BACKENDS, get_embedder
-from reviewmine.errors import InputError, ReviewmineError
-from reviewmine.io import read_table
+from reviewmine.errors import InputError, ReviewmineError, check_range, check_seed
+from reviewmine.io import read_table, write_errors, write_frame
 
 MODEL_VERSION = 1
 DEFAULT_SAMPLE_SIZE = 15_000
+MIN_REVIEWS = 20  # fewest reviews with content words that topic modelling accepts
 DEFAULT_BATCH_SIZE = 50_000
 # Calibrated on the project's hand-coded training set (data/training/coded_reviews.csv,
 # 7,560 reviews; never on the evaluation set) with `calibrate_zeroshot_threshold`: lowest
@@ -90,6 +91,23 @@ def corpus_hash(texts: Iterable[str]) -> str:
 def default_min_topic_size(n_docs: int) -> int:
     """Minimum topic size that grows with the corpus: 0.4% of the fitted reviews, at least 10."""
     return max(10, round(0.004 * n_docs))
+
+
+def check_options(
+    embeddings: str = "static",
+    seed: int = 42,
+    min_topic_size: int | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+) -> None:
+    """One ``InputError`` line for a topic-model option out of range, before any work starts.
+
+    >>> check_options(embeddings="static", seed=42, min_topic_size=10, sample_size=15_000)
+    """
+    if embeddings not in BACKENDS:
+        raise InputError(f"--embeddings {embeddings!r}: unknown backend; use one of {', '.join(BACKENDS)}")
+    check_seed(seed)
+    check_range("--min-topic-size", min_topic_size, 2)
+    check_range("--sample-size", sample_size, MIN_REVIEWS)
 
 
 def zeroshot_descriptions(codebook: Codebook) -> list[str]:
@@ -280,13 +298,14 @@ class ReviewTopicModel:
         bertopic, _, BaseCluster, ClassTfidfTransformer = _import_bertopic()
         from sklearn.decomposition import PCA
 
+        check_options(self.embeddings, self.seed, self.min_topic_size, self.sample_size)
         texts = [str(t) for t in texts]
         cleaned = [clean_for_words(t) for t in texts]
         informative = np.flatnonzero(self._content_words(cleaned) >= self.min_content_words)
-        if len(informative) < 20:
+        if len(informative) < MIN_REVIEWS:
             raise InputError(
                 f"only {len(informative)} reviews have {self.min_content_words}+ content words; "
-                "topic modelling needs at least 20"
+                f"topic modelling needs at least {MIN_REVIEWS}"
             )
         rng = np.random.default_rng(self.seed)
         if len(informative) > self.sample_size:
@@ -772,12 +791,18 @@ def topics(
     >>> result = topics("data/sample/reviews_sample.csv", "out/topics")   # doctest: +SKIP
     >>> result.topics[["topic_id", "size", "words"]].head()               # doctest: +SKIP
     """
+    check_options(embeddings, seed, min_topic_size, sample_size)
     path = Path(input)
     frame = read_texts_csv(path, text_col)
     app_col = _optional_column(frame, path, app_col, "app", "--app-col")
     time_col = _optional_column(frame, path, time_col, "at", "--time-col")
     version_col = _optional_column(frame, path, version_col, "app_version", "--version-col")
     texts = frame[text_col].tolist()
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: is a file; give --out a directory for the topic tables")
+    with write_errors(out_dir):  # before the fit, so a path that cannot be written fails fast
+        out_dir.mkdir(parents=True, exist_ok=True)
     model = ReviewTopicModel(
         embeddings=embeddings, seed=seed, min_topic_size=min_topic_size,
         sample_size=sample_size, codebook=codebook,
@@ -799,20 +824,13 @@ def topics(
         tables["topics_by_version"] = topics_per_version(
             ids, apps, frame[version_col].replace("", None), table
         )
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(table, out_dir / "topics.csv")
-    _write_csv(assignments, out_dir / "assignments.csv")
+    write_frame(table, out_dir / "topics.csv")
+    write_frame(assignments, out_dir / "assignments.csv")
     for name, t in tables.items():
-        _write_csv(t, out_dir / f"{name}.csv")
-    model.save(out_dir / "model")
+        write_frame(t, out_dir / f"{name}.csv")
+    with write_errors(out_dir / "model"):
+        model.save(out_dir / "model")
     return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def topic_positions(model: ReviewTopicModel) -> pd.DataFrame:

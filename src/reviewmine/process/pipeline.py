@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
+from reviewmine.io import write_error, write_errors
 from reviewmine.process import clean, dedupe
 from reviewmine.process.ingest import (
     BATCH_ROWS,
@@ -202,8 +203,9 @@ def process(
     pseudonymise = Pseudonymiser(load_or_create_key(key_file, data_dir))
 
     processed = data_dir / "processed"
-    processed.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-process-", dir=processed))
+    with write_errors(processed):
+        processed.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-process-", dir=processed))
     summary = ProcessSummary(data_dir=str(data_dir))
     try:
         staging_path = tmp / "staging.parquet"
@@ -275,6 +277,11 @@ def process(
             summary.rows_read, summary.reviews, summary.seconds,
         )
         return summary
+    except OSError as exc:
+        error = write_error(processed, exc)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

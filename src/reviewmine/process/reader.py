@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -11,16 +12,31 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from reviewmine.errors import InputError
+from reviewmine.io import write_atomic
+from reviewmine.process.language import LANGUAGES
+from reviewmine.schema import STORES
 
 EXPORT_FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575
 
 
-def _dataset(path: Path) -> ds.Dataset:
+def reviews_dataset(path: Path) -> ds.Dataset:
     """A file or a directory partitioned by store/app (``store=google_play/app=calm``)."""
-    if path.is_dir():
-        return ds.dataset(path, format="parquet", partitioning="hive")
-    return ds.dataset(path, format="parquet")
+    with damaged_parquet(path):
+        return ds.dataset(path, format="parquet", partitioning="hive" if path.is_dir() else None)
+
+
+@contextmanager
+def damaged_parquet(path: Path):
+    """Turn Arrow's errors on reading a damaged Parquet file into one ``InputError`` line."""
+    try:
+        yield
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a system error (permissions, I/O), not a damaged file
+        raise InputError(
+            f"{path}: damaged or not a Parquet file; rebuild it with 'reviewmine process'"
+        ) from exc
 
 
 def reviews_path(data_dir: Path | str, versions: bool = False) -> Path:
@@ -44,6 +60,11 @@ def review_filter(
 
     ``since``/``until`` are inclusive dates (``until="2024-03-31"`` includes that whole day).
     """
+    if store and store not in STORES:
+        raise InputError(f"--store {store!r}: unknown store; use one of {', '.join(STORES)}")
+    check_language("--language", language)
+    if since and until and _timestamp(since, "--since").as_py() > _timestamp(until, "--until").as_py():
+        raise InputError(f"--since {since} is after --until {until}; swap them or widen the range")
     parts = []
     if app:
         apps = [app] if isinstance(app, str) else list(app)
@@ -51,9 +72,9 @@ def review_filter(
     if store:
         parts.append(ds.field("store") == store)
     if since:
-        parts.append(ds.field("at") >= _timestamp(since))
+        parts.append(ds.field("at") >= _timestamp(since, "--since"))
     if until:
-        end = _timestamp(until)
+        end = _timestamp(until, "--until")
         if isinstance(until, str) and len(until) <= 10 or isinstance(until, date) and not isinstance(until, datetime):
             end = end + pd.Timedelta(days=1)
             parts.append(ds.field("at") < end)
@@ -77,11 +98,21 @@ def review_filter(
     return expression
 
 
-def _timestamp(value) -> pa.Scalar:
+def check_language(option: str, code: str | None) -> None:
+    """One ``InputError`` line unless ``code`` (``None``: not given) is a language the
+    detector can give, so a filter on it can match."""
+    if code is not None and code not in LANGUAGES:
+        raise InputError(
+            f"{option} {code!r}: not a language the detector knows; use a lower-case ISO 639-1 "
+            "code such as en, de or es"
+        )
+
+
+def _timestamp(value, option: str) -> pa.Scalar:
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+        raise InputError(f"{option} {value!r}: not a date; use YYYY-MM-DD") from None
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return pa.scalar(stamp.to_pydatetime(), pa.timestamp("us", tz="UTC"))
 
@@ -130,14 +161,15 @@ def read_reviews_table(
         paths.append(older)
     tables = []
     for p in paths:
-        dataset = _dataset(p)
+        dataset = reviews_dataset(p)
         if columns:
             unknown = [c for c in columns if c not in dataset.schema.names]
             if unknown:
                 raise InputError(
                     f"unknown column(s) {', '.join(unknown)}; see docs/data-dictionary-processed.md"
                 )
-        tables.append(dataset.to_table(columns=columns, filter=expression))
+        with damaged_parquet(p):
+            tables.append(dataset.to_table(columns=columns, filter=expression))
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
@@ -177,9 +209,7 @@ def export(
             f"{table.num_rows:,} rows do not fit in an Excel sheet (max {XLSX_MAX_ROWS:,}); "
             "filter with --app/--since or export csv/parquet"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
+    with write_atomic(out, suffix=f".{fmt}") as tmp:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -190,9 +220,6 @@ def export(
         else:
             frame = _for_spreadsheets(table)
             frame.to_excel(tmp, index=False, engine="openpyxl")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return table.num_rows
 
 

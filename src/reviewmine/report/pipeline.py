@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reviewmine.errors import InputError
+from reviewmine.io import write_errors
 from reviewmine.report.figures import draw_figures
 from reviewmine.report.html import model_files, render_report
 from reviewmine.report.inputs import load_inputs
@@ -177,4 +178,6 @@ def _prepare(run_dir: Path) -> None:
             )
         for child in ("tables", "figures"):
             shutil.rmtree(run_dir / child, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with write_errors(run_dir):  # an unwritable place fails here, before any table is built
+        for child in ("tables", "figures"):
+            (run_dir / child).mkdir(parents=True, exist_ok=True)
