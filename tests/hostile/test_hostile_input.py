@@ -428,3 +428,25 @@ def test_manifest_with_wrong_typed_fields_is_one_line(tmp_path, change, message)
     path.write_text(json.dumps(manifest))
     line = error_line(runner.invoke(app, ["report", "--from-manifest", str(path)]))
     assert f"{path}: {message}" in line
+
+
+def _read_only(*args, **kwargs):
+    raise OSError(errno.EROFS, "Read-only file system")
+
+
+def test_process_into_a_read_only_data_dir_is_one_line(processed, reviews_csv, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkdtemp", _read_only)
+    line = error_line(runner.invoke(app, ["process", "--data-dir", str(processed), "--input", str(reviews_csv), "--no-raw"]))
+    assert f"{processed / 'processed'}: cannot write: read-only file system" in line
+
+
+def test_export_into_a_read_only_dir_is_one_line(tmp_path, processed, monkeypatch):
+    import tempfile
+
+    out = tmp_path / "out" / "export.csv"
+    monkeypatch.setattr(tempfile, "mkstemp", _read_only)
+    line = error_line(runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out)]))
+    assert str(out) in line and "Read-only file system" in line
+    assert not out.exists()
