@@ -1,7 +1,8 @@
 """The small exception hierarchy shared by every stage.
 
 A ``ReviewmineError`` is a problem with the user's input or environment; the CLI prints
-its message on one line and exits with code 2. Anything else is a bug.
+its message on one line and exits with code 2. Anything else is a bug. ``check_range`` and
+``check_seed`` turn an out-of-range numeric option into such an error.
 """
 
 from __future__ import annotations

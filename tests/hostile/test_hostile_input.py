@@ -450,3 +450,18 @@ def test_export_into_a_read_only_dir_is_one_line(tmp_path, processed, monkeypatc
     line = error_line(runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out)]))
     assert str(out) in line and "Read-only file system" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["report", "--small-n", "0"], "--small-n"),
+        (["report", "--quotes", "0"], "--quotes"),
+        (["collect", "--max-pages", "0"], "--max-pages must be at least 1"),
+        (["collect", "--max-pages", "-1"], "--max-pages must be at least 1"),
+    ],
+)
+def test_other_numeric_options_out_of_range_exit_2(tmp_path, args, message):
+    result = runner.invoke(app, [*args, "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "data").exists()
