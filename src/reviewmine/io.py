@@ -35,6 +35,14 @@ def require_file(path: str | Path, what: str = "a CSV or Parquet file") -> Path:
     return path
 
 
+def require_data_dir(data_dir: str | Path) -> Path:
+    """``--data-dir`` as a ``Path``; one ``InputError`` line when it is a file, not a directory."""
+    path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--data-dir {path}: is a file, not a directory; pass the project data directory")
+    return path
+
+
 def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.DataFrame:
     """Read a CSV (UTF-8) or Parquet file and check it has the ``required`` columns."""
     path = require_file(path)

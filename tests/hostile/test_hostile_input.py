@@ -322,11 +322,16 @@ def test_a_path_under_a_regular_file_is_one_line(tmp_path, reviews_csv, analysed
     assert blocker.read_text() == "x"
 
 
-def test_process_with_a_data_dir_that_is_a_file_is_one_line(tmp_path, reviews_csv):
+@pytest.mark.parametrize(
+    "args", [["process", "--input", "IN"], ["analyze"], ["export", "--out", "OUT"], ["report", "--out", "OUT"]]
+)
+def test_a_data_dir_that_is_a_file_is_one_line(tmp_path, reviews_csv, args):
     data_dir = tmp_path / "data"
     data_dir.write_text("not a directory")
-    line = error_line(runner.invoke(app, ["process", "--data-dir", str(data_dir), "--input", str(reviews_csv)]))
-    assert f"{data_dir / 'processed'}: cannot write: a part of the path is a file, not a directory" in line
+    args = [{"IN": str(reviews_csv), "OUT": str(tmp_path / "out.csv")}.get(a, a) for a in args]
+    line = error_line(runner.invoke(app, [*args, "--data-dir", str(data_dir)]))
+    assert line == f"error: --data-dir {data_dir}: is a file, not a directory; pass the project data directory"
+    assert data_dir.read_text() == "not a directory"
 
 
 def test_report_into_a_read_only_directory_is_one_line(tmp_path, analysed, monkeypatch):

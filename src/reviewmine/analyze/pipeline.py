@@ -24,6 +24,7 @@ import pandas as pd
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
 from reviewmine.errors import InputError
+from reviewmine.io import require_data_dir
 from reviewmine.versions import software_versions
 
 REVIEW_COLUMNS = [
@@ -69,7 +70,7 @@ def analyze(
     """
     from reviewmine.process.reader import reviews_path
 
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
     source = reviews_path(data_dir)
     if not source.exists():
         raise InputError(f"{source}: not found; run 'reviewmine process --data-dir {data_dir}' first")

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
-from reviewmine.io import write_error, write_errors
+from reviewmine.io import require_data_dir, write_error, write_errors
 from reviewmine.process import clean, dedupe
 from reviewmine.process.ingest import (
     BATCH_ROWS,
@@ -185,7 +185,7 @@ def process(
     41805
     """
     started = time.perf_counter()
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
     clean.check_time_zone(assume_tz)
     column_map_obj = ColumnMap.from_yaml(Path(mapping)) if mapping else ColumnMap()
     if column_map:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from reviewmine.errors import InputError
-from reviewmine.io import write_atomic
+from reviewmine.io import require_data_dir, write_atomic
 from reviewmine.process.language import LANGUAGES
 from reviewmine.schema import STORES
 
@@ -147,7 +147,7 @@ def read_reviews_table(
     **filter_options,
 ) -> pa.Table:
     """Like :func:`read_reviews`, as an Arrow table."""
-    path = reviews_path(data_dir)
+    path = reviews_path(require_data_dir(data_dir))
     if not path.exists():
         raise InputError(
             f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first"

@@ -14,6 +14,7 @@ import pandas as pd
 
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.errors import InputError
+from reviewmine.io import require_data_dir
 
 ALL_APPS = "(all apps)"
 POLARITIES = ("barrier", "facilitator", "neutral")
@@ -72,7 +73,7 @@ def load_inputs(
     """
     from reviewmine.process import read_reviews
 
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
     proc = processed_dir(data_dir)
     reviews_file = proc / "reviews.parquet"
     if not reviews_file.exists():
