@@ -28,7 +28,7 @@ from reviewmine.analyze.codebook import (
     parse_codes,
 )
 from reviewmine.config import default_data_dir
-from reviewmine.errors import InputError
+from reviewmine.errors import InputError, check_range, check_seed
 from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_frame, write_xlsx
 
 SHEET_VALUES = {"b": "barrier", "f": "facilitator", "n": "neutral"}
@@ -263,6 +263,8 @@ def sample_for_coding(
     Strata that exist in the input (app, rating, ...) get equal shares where they can.
     """
     refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
+    check_range("--n", n, 1)
+    check_seed(seed)
     cb = load_codebook(codebook) if codebook else load_codebook()
     df = read_table(input, required=[text_col])
     df = df[df[text_col].astype(str).str.strip() != ""]

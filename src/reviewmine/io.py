@@ -10,9 +10,14 @@ stage's outputs; ``write_frame`` writes spreadsheet text that can never run as a
 from __future__ import annotations
 
 import codecs
+import csv
+import errno
 import hashlib
 import os
+import sys
 import tempfile
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +39,14 @@ def require_file(path: str | Path, what: str = "a CSV or Parquet file") -> Path:
     return path
 
 
+def require_data_dir(data_dir: str | Path) -> Path:
+    """``--data-dir`` as a ``Path``; one ``InputError`` line when it is a file, not a directory."""
+    path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--data-dir {path}: is a file, not a directory; pass the project data directory")
+    return path
+
+
 def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.DataFrame:
     """Read a CSV (UTF-8) or Parquet file and check it has the ``required`` columns."""
     path = require_file(path)
@@ -43,13 +56,15 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
         elif path.suffix.lower() == ".xlsx":
             df = pd.read_excel(path, sheet_name=0, dtype=dtype, keep_default_na=False)
         else:
-            df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8")
+            df = _read_csv(path, dtype)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not UTF-8 text (byte {first_invalid_utf8(path)}); re-save it as UTF-8 CSV"
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: file has no rows; pass a file with a header row and data") from exc
+    except zipfile.BadZipFile as exc:  # an .xlsx is a zip archive
+        raise InputError(f"{path}: damaged Excel file ({exc}); save it again from Excel") from exc
     except (pd.errors.ParserError, ValueError, OSError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot be read as CSV/Parquet ({first})") from exc
@@ -166,6 +181,74 @@ def refuse_overwrite(
             owner = STAGE_DIRS.get(folder.name, "another stage")
             raise InputError(f"{option} {out}: inside {folder}, where only {owner} may write; "
                              "choose an output path outside it")
+def _read_csv(path: Path, dtype) -> pd.DataFrame:
+    """``pd.read_csv``, refusing ragged rows: pandas would silently turn a first row with an
+    extra field into an index (shifting every column) and fill a short row with blanks."""
+    try:
+        with warnings.catch_warnings(action="ignore", category=pd.errors.ParserWarning):
+            df = pd.read_csv(path, dtype=dtype, keep_default_na=False, encoding="utf-8", index_col=False)
+    except pd.errors.ParserError:
+        _require_rectangular(path)  # pandas' own line number ignores multi-line quoted fields
+        raise
+    _require_rectangular(path)
+    return df
+
+
+def _require_rectangular(path: Path) -> None:
+    """One ``InputError`` naming the file line of the first row whose field count differs
+    from the header's (line 1 is the header; quoted fields may span lines)."""
+    limit = csv.field_size_limit(sys.maxsize)  # review texts can exceed the 128 kB default
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            line = reader.line_num + 1
+            for row in reader:
+                if row and len(row) != len(header):
+                    fix = (
+                        "quote a text that holds commas" if len(row) > len(header)
+                        else "add the missing fields"
+                    )
+                    raise InputError(
+                        f"{path}: line {line} has {len(row)} field(s) but the header has "
+                        f"{len(header)}; {fix} in that row"
+                    )
+                line = reader.line_num + 1
+    finally:
+        csv.field_size_limit(limit)
+
+
+# OSErrors of writing that the user fixes, not the code: (problem, fix) for one line
+_WRITE_ERRORS = {
+    errno.ENOSPC: ("no space left on device", "free some space and run again"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space and run again"),
+    errno.EACCES: ("permission denied", "choose a location you can write to"),
+    errno.EPERM: ("permission denied", "choose a location you can write to"),
+    errno.EROFS: ("read-only file system", "choose a location you can write to"),
+    errno.ENOTDIR: ("a part of the path is a file, not a directory", "choose another path"),
+    errno.EEXIST: ("a file is in the way of a directory", "choose another path"),
+}
+
+
+def write_error(path: str | Path, exc: OSError) -> InputError | None:
+    """The one-line ``InputError`` naming ``path`` for a failed write the user can fix (disk
+    full, no permission, read-only, a file where a directory should be); else ``None``."""
+    if exc.errno not in _WRITE_ERRORS:
+        return None
+    problem, fix = _WRITE_ERRORS[exc.errno]
+    return InputError(f"{path}: cannot write: {problem}; {fix}")
+
+
+@contextmanager
+def write_errors(path: str | Path):
+    """Raise :func:`write_error`'s one line for a failed write inside the block."""
+    try:
+        yield
+    except OSError as exc:
+        error = write_error(path, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 @contextmanager
@@ -181,11 +264,12 @@ def write_atomic(path: str | Path, suffix: str = ""):
         raise InputError(f"{path}: cannot write here ({exc.strerror}); choose another output path") from exc
     os.close(fd)
     try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
+        with write_errors(path):
+            yield Path(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -112,7 +112,7 @@ def test_same_seed_gives_same_topics(cache):
         (b"text\n", [], "no rows"),
         (b"body\nhello there\n", [], "no column 'text'"),
         ("text\ncaf\u00e9 great\n".encode("latin-1"), [], "not UTF-8"),
-        (b"text,app\nhello there\n", ["--app-col", "store"], "no column 'store'"),
+        (b"text,app\nhello there,calm\n", ["--app-col", "store"], "no column 'store'"),
     ],
 )
 def test_bad_input_is_a_one_line_error(tmp_path, content, args, message):

@@ -37,7 +37,7 @@ import pandas as pd
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
 from reviewmine.errors import InputError
-from reviewmine.io import file_sha256
+from reviewmine.io import file_sha256, require_data_dir
 from reviewmine.process.schema import GENERATION_KEY
 from reviewmine.versions import software_versions
 
@@ -103,10 +103,11 @@ def analyze(
     """
     from reviewmine.process.reader import reviews_generation, reviews_path
 
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
     source = reviews_path(data_dir)
     if not source.exists():
         raise InputError(f"{source}: not found; run 'reviewmine process --data-dir {data_dir}' first")
+    _check_before_writing(source, languages, include_spam, topics, embeddings, seed)
     summary = AnalyzeSummary(
         run_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
         generation=reviews_generation(data_dir),
@@ -197,6 +198,42 @@ def _commit(staging: Path, out: Path) -> None:
 
 
 LANGUAGE_SAMPLE = 20  # skipped-for-language reviews listed in the summary for the user to check
+def _check_before_writing(source: Path, languages, include_spam: bool, topics: bool, embeddings: str, seed: int) -> None:
+    """Every option, and whether any review (enough for topics) is left to analyse, checked
+    before an output is touched: a run that cannot finish fails in seconds, not at the end."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from reviewmine.analyze.topics import MIN_REVIEWS, check_options
+    from reviewmine.process.reader import check_language, damaged_parquet, reviews_dataset
+
+    for code in languages:
+        check_language("--language", code)
+    check_options(embeddings, seed)
+    dataset = reviews_dataset(source)
+    analysable = pc.utf8_trim_whitespace(ds.field("text")) != ""
+    if languages:
+        analysable &= ds.field("language").isin(list(languages))
+    if not include_spam:
+        analysable &= ~ds.field("is_spam")
+    with damaged_parquet(source):  # scans the data, so a damaged file fails here, not mid-run
+        n = dataset.count_rows(filter=analysable)
+        counts = [] if n else dataset.to_table(columns=["language"]).column("language").value_counts().to_pylist()
+    wanted = "/".join(languages) or "any language"
+    if n == 0:
+        counts.sort(key=lambda c: -c["counts"])
+        present = ", ".join(f"{c['values'] or 'none'} {c['counts']:,}" for c in counts[:8]) or "no reviews"
+        raise InputError(
+            f"{source}: no review to analyse in {wanted}{'' if include_spam else ' (spam left out)'}; "
+            f"languages present: {present}; choose them with --language"
+        )
+    if topics and n < MIN_REVIEWS:
+        raise InputError(
+            f"{source}: only {n} review(s) to analyse in {wanted}; topic modelling needs at least "
+            f"{MIN_REVIEWS}; add reviews or run with --no-topics"
+        )
+
+
 TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
 
 

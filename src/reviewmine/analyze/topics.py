@@ -41,11 +41,12 @@ import pandas as pd
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.embeddings import BACKENDS, get_embedder
 from reviewmine.config import default_data_dir
-from reviewmine.errors import InputError, ReviewmineError
-from reviewmine.io import first_invalid_utf8, refuse_overwrite, stage_dirs, write_frame
+from reviewmine.errors import InputError, ReviewmineError, check_range, check_seed
+from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_errors, write_frame
 
 MODEL_VERSION = 1
 DEFAULT_SAMPLE_SIZE = 15_000
+MIN_REVIEWS = 20  # fewest reviews with content words that topic modelling accepts
 DEFAULT_BATCH_SIZE = 50_000
 # Calibrated on the project's hand-coded training set (data/training/coded_reviews.csv,
 # 7,560 reviews; never on the evaluation set) with `training/topic_threshold.py`: lowest
@@ -91,6 +92,23 @@ def corpus_hash(texts: Iterable[str]) -> str:
 def default_min_topic_size(n_docs: int) -> int:
     """Minimum topic size that grows with the corpus: 0.4% of the fitted reviews, at least 10."""
     return max(10, round(0.004 * n_docs))
+
+
+def check_options(
+    embeddings: str = "static",
+    seed: int = 42,
+    min_topic_size: int | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+) -> None:
+    """One ``InputError`` line for a topic-model option out of range, before any work starts.
+
+    >>> check_options(embeddings="static", seed=42, min_topic_size=10, sample_size=15_000)
+    """
+    if embeddings not in BACKENDS:
+        raise InputError(f"--embeddings {embeddings!r}: unknown backend; use one of {', '.join(BACKENDS)}")
+    check_seed(seed)
+    check_range("--min-topic-size", min_topic_size, 2)
+    check_range("--sample-size", sample_size, MIN_REVIEWS)
 
 
 def zeroshot_descriptions(codebook: Codebook) -> list[str]:
@@ -281,13 +299,14 @@ class ReviewTopicModel:
         bertopic, _, BaseCluster, ClassTfidfTransformer = _import_bertopic()
         from sklearn.decomposition import PCA
 
+        check_options(self.embeddings, self.seed, self.min_topic_size, self.sample_size)
         texts = [str(t) for t in texts]
         cleaned = [clean_for_words(t) for t in texts]
         informative = np.flatnonzero(self._content_words(cleaned) >= self.min_content_words)
-        if len(informative) < 20:
+        if len(informative) < MIN_REVIEWS:
             raise InputError(
                 f"only {len(informative)} reviews have {self.min_content_words}+ content words; "
-                "topic modelling needs at least 20"
+                f"topic modelling needs at least {MIN_REVIEWS}"
             )
         rng = np.random.default_rng(self.seed)
         if len(informative) > self.sample_size:
@@ -681,21 +700,7 @@ class TopicsResult:
 def read_texts_csv(path: str | Path, text_col: str) -> pd.DataFrame:
     """Read a CSV of reviews; a clear ``InputError`` for every way it can be unusable."""
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass a CSV file")
-    if not path.is_file():
-        raise InputError(f"{path}: file not found; pass an existing CSV file")
-    try:
-        frame = pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 text (byte {first_invalid_utf8(path)}); re-save the file as UTF-8"
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(f"{path}: the file is empty; it needs a header row and reviews") from exc
-    except pd.errors.ParserError as exc:
-        first = str(exc).splitlines()[0]
-        raise InputError(f"{path}: not a readable CSV ({first})") from exc
+    frame = read_table(path)
     if text_col not in frame.columns:
         raise InputError(
             f"{path}: no column '{text_col}' (columns: {', '.join(frame.columns)}); "
@@ -739,6 +744,7 @@ def topics(
     >>> result = topics("data/sample/reviews_sample.csv", "out/topics")   # doctest: +SKIP
     >>> result.topics[["topic_id", "size", "words"]].head()               # doctest: +SKIP
     """
+    check_options(embeddings, seed, min_topic_size, sample_size)
     path = Path(input)
     refuse_overwrite(out, [path, codebook], stage_dirs(default_data_dir()), directory=True)
     frame = read_texts_csv(path, text_col)
@@ -746,6 +752,11 @@ def topics(
     time_col = _optional_column(frame, path, time_col, "at", "--time-col")
     version_col = _optional_column(frame, path, version_col, "app_version", "--version-col")
     texts = frame[text_col].tolist()
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: is a file; give --out a directory for the topic tables")
+    with write_errors(out_dir):  # before the fit, so a path that cannot be written fails fast
+        out_dir.mkdir(parents=True, exist_ok=True)
     model = ReviewTopicModel(
         embeddings=embeddings, seed=seed, min_topic_size=min_topic_size,
         sample_size=sample_size, codebook=codebook,
@@ -767,13 +778,12 @@ def topics(
         tables["topics_by_version"] = topics_per_version(
             ids, apps, frame[version_col].replace("", None), table
         )
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_frame(table, out_dir / "topics.csv")
     write_frame(assignments, out_dir / "assignments.csv")
     for name, t in tables.items():
         write_frame(t, out_dir / f"{name}.csv")
-    model.save(out_dir / "model")
+    with write_errors(out_dir / "model"):
+        model.save(out_dir / "model")
     return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir)
 
 

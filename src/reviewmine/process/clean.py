@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reviewmine.errors import InputError
+
 MAX_TEXT_CHARS = 20_000
 """Longer texts are truncated (the longest real store review is about 6,000 characters)."""
 
@@ -176,6 +178,17 @@ def normalise_version(values: pa.Array) -> dict[str, pa.Array]:
 
 
 _OFFSET = re.compile(r"(?:[zZ]|[+-]\d{2}:?\d{2}|UTC|GMT)$")
+
+
+def check_time_zone(assume_tz: str) -> None:
+    """One ``InputError`` line for a time zone pandas cannot localise to (``--assume-tz``)."""
+    try:
+        pd.Timestamp("2024-01-01").tz_localize(assume_tz)
+    except (LookupError, ValueError, TypeError, OSError):
+        raise InputError(
+            f"--assume-tz {assume_tz!r}: unknown time zone; use an IANA name such as UTC, "
+            "Europe/London or America/New_York"
+        ) from None
 
 
 def parse_times(values: pa.Array, assume_tz: str = "UTC") -> tuple[pa.Array, np.ndarray]:

@@ -102,6 +102,12 @@ class ColumnMap:
             columns, defaults = data.get("columns") or {}, data.get("defaults") or {}
         else:
             columns, defaults = data, {}
+        for key, value in (("columns", columns), ("defaults", defaults)):
+            if not isinstance(value, dict):
+                raise InputError(
+                    f"{path}: '{key}' is a {type(value).__name__}, not a mapping; write it as "
+                    f"'{key}:' followed by indented lines such as 'text: content'"
+                )
         parsed = cls.parse({str(k): str(v) for k, v in columns.items()})
         for key in defaults:
             if key not in REVIEW_COLUMNS:

@@ -66,6 +66,14 @@ _MARKER_ARRAY = pa.array(sorted(ENGLISH_STOPWORDS | ENGLISH_REVIEW_WORDS))
 _STOP_ARRAY = pa.array(sorted(ENGLISH_STOPWORDS))
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 MAX_COMMON_WORDS = 8
+# The ISO 639-1 codes py3langid's model knows, i.e. every language ``detect`` can give
+# (written out so checking an option does not load the model; a test keeps them in step).
+LANGUAGES = frozenset(
+    """af am an ar as az ba be bg bn br bs ca cs cy da de dz el en eo es et eu fa fi fo fr fy
+    ga gd gl gu ha he hi hr ht hu hy id ig is it ja jv ka kk km kn ko ku ky la lb lg ln lo
+    lt lv mg mk ml mn mr ms mt my ne nl nn no oc om or pa pl ps pt qu ro ru rw sa se si sk
+    sl sn so sq sr st sv sw ta te tg th tk tl tr tt ug uk ur uz vi vo wa xh yo zh zu""".split()
+)
 MAX_DETECT_CHARS = 400
 SHORT_UNSURE = 0.2
 SHORT_ENGLISH_RATIO = 0.25

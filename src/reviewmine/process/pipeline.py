@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
-from reviewmine.io import refuse_overwrite
+from reviewmine.io import refuse_overwrite, require_data_dir, write_error, write_errors
 from reviewmine.process import clean, dedupe
 from reviewmine.process.imports import ImportRegistry
 from reviewmine.process.ingest import (
@@ -91,6 +91,7 @@ STAGING_SCHEMA = pa.schema(
     + [pa.field("_row", pa.int64()), pa.field("_repetitive", pa.bool_()),
        pa.field("_has_contact", pa.bool_())]
 )
+STORES_OPENED = pd.Timestamp("2008-07-01", tz="UTC")  # no store review is older
 _PLACEHOLDER = r"\[(?:EMAIL|URL|PHONE|HANDLE|NAME)\]"
 _JUNK = r"[\x{0}-\x{8}\x{B}\x{C}\x{E}-\x{1F}\x{FFFD}]"
 
@@ -197,7 +198,8 @@ def process(
     41805
     """
     started = time.perf_counter()
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
+    clean.check_time_zone(assume_tz)
     column_map_obj = ColumnMap.from_yaml(Path(mapping)) if mapping else ColumnMap()
     if column_map:
         extra = column_map if isinstance(column_map, ColumnMap) else ColumnMap.parse(column_map)
@@ -223,8 +225,9 @@ def process(
     stamp = {GENERATION_KEY: generation}
 
     processed = data_dir / "processed"
-    processed.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-process-", dir=processed))
+    with write_errors(processed):
+        processed.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-process-", dir=processed))
     summary = ProcessSummary(data_dir=str(data_dir), generation=generation, import_notes=notes)
     try:
         staging_path = tmp / "staging.parquet"
@@ -298,6 +301,11 @@ def process(
             summary.rows_read, summary.reviews, summary.seconds,
         )
         return summary
+    except OSError as exc:
+        error = write_error(processed, exc)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -443,6 +451,20 @@ class _BatchStep:
                            col("rating"))
         at, bad_at = clean.parse_times(col("at"), assume_tz)
         issues.keep_values("unparseable_date", "unparseable date {!r} set to null", bad_at, col("at"))
+        # a time before the stores opened or in the future is a broken value, not a review
+        # date: kept, it would add empty months to every trend
+        at_us = _times(at)
+        known = at_us != dedupe.NULL_TIME
+        latest = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+        issues.reject_values(
+            "date_out_of_range",
+            f"review time {{!r}} is before the stores opened ({STORES_OPENED:%Y-%m-%d})",
+            known & (at_us < _us(STORES_OPENED)), col("at"),
+        )
+        issues.reject_values(
+            "date_out_of_range", "review time {!r} is in the future",
+            known & (at_us > _us(latest)), col("at"),
+        )
         thumbs, bad_thumbs = _parse_int(col("thumbs_up"), low=0, high=None)
         issues.keep_values("invalid_thumbs_up", "invalid thumbs_up {!r} set to null", bad_thumbs,
                            col("thumbs_up"))
@@ -663,6 +685,11 @@ def _np(values: pa.Array) -> np.ndarray:
 
 def _times(values: pa.Array) -> np.ndarray:
     return pc.fill_null(values.cast(pa.int64()), dedupe.NULL_TIME).to_numpy()
+
+
+def _us(stamp: pd.Timestamp) -> int:
+    """A UTC time in the microseconds of ``_times``."""
+    return stamp.value // 1000
 
 
 def _parse_int(values: pa.Array, low: int | None, high: int | None) -> tuple[pa.Array, np.ndarray]:

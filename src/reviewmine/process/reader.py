@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,18 +14,39 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from reviewmine.errors import InputError
-from reviewmine.io import file_sha256, refuse_overwrite, stage_dirs, write_atomic, write_frame
+from reviewmine.io import (
+    file_sha256,
+    refuse_overwrite,
+    require_data_dir,
+    stage_dirs,
+    write_atomic,
+    write_frame,
+)
+from reviewmine.process.language import LANGUAGES
 from reviewmine.process.schema import GENERATION_KEY
+from reviewmine.schema import STORES
 
 EXPORT_FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575
 
 
-def _dataset(path: Path) -> ds.Dataset:
+def reviews_dataset(path: Path) -> ds.Dataset:
     """A file or a directory partitioned by store/app (``store=google_play/app=calm``)."""
-    if path.is_dir():
-        return ds.dataset(path, format="parquet", partitioning="hive")
-    return ds.dataset(path, format="parquet")
+    with damaged_parquet(path):
+        return ds.dataset(path, format="parquet", partitioning="hive" if path.is_dir() else None)
+
+
+@contextmanager
+def damaged_parquet(path: Path):
+    """Turn Arrow's errors on reading a damaged Parquet file into one ``InputError`` line."""
+    try:
+        yield
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a system error (permissions, I/O), not a damaged file
+        raise InputError(
+            f"{path}: damaged or not a Parquet file; rebuild it with 'reviewmine process'"
+        ) from exc
 
 
 def reviews_path(data_dir: Path | str, versions: bool = False) -> Path:
@@ -65,6 +87,11 @@ def review_filter(
 
     ``since``/``until`` are inclusive dates (``until="2024-03-31"`` includes that whole day).
     """
+    if store and store not in STORES:
+        raise InputError(f"--store {store!r}: unknown store; use one of {', '.join(STORES)}")
+    check_language("--language", language)
+    if since and until and _timestamp(since, "--since").as_py() > _timestamp(until, "--until").as_py():
+        raise InputError(f"--since {since} is after --until {until}; swap them or widen the range")
     parts = []
     if app:
         apps = [app] if isinstance(app, str) else list(app)
@@ -96,6 +123,16 @@ def review_filter(
     for part in parts[1:]:
         expression = expression & part
     return expression
+
+
+def check_language(option: str, code: str | None) -> None:
+    """One ``InputError`` line unless ``code`` (``None``: not given) is a language the
+    detector can give, so a filter on it can match."""
+    if code is not None and code not in LANGUAGES:
+        raise InputError(
+            f"{option} {code!r}: not a language the detector knows; use a lower-case ISO 639-1 "
+            "code such as en, de or es"
+        )
 
 
 def _timestamp(value, option: str) -> pa.Scalar:
@@ -137,7 +174,7 @@ def read_reviews_table(
     **filter_options,
 ) -> pa.Table:
     """Like :func:`read_reviews`, as an Arrow table."""
-    path = reviews_path(data_dir)
+    path = reviews_path(require_data_dir(data_dir))
     if not path.exists():
         raise InputError(
             f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first"
@@ -151,14 +188,15 @@ def read_reviews_table(
         paths.append(older)
     tables = []
     for p in paths:
-        dataset = _dataset(p)
+        dataset = reviews_dataset(p)
         if columns:
             unknown = [c for c in columns if c not in dataset.schema.names]
             if unknown:
                 raise InputError(
                     f"unknown column(s) {', '.join(unknown)}; see docs/data-dictionary-processed.md"
                 )
-        tables.append(dataset.to_table(columns=columns, filter=expression))
+        with damaged_parquet(p):
+            tables.append(dataset.to_table(columns=columns, filter=expression))
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 

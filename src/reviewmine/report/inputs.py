@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.pipeline import RUN_KEY, SUMMARY_FILE
 from reviewmine.errors import InputError
+from reviewmine.io import require_data_dir
 from reviewmine.process.schema import GENERATION_KEY
 
 ALL_APPS = "(all apps)"
@@ -80,7 +81,7 @@ def load_inputs(
     from reviewmine.process import read_reviews
     from reviewmine.process.reader import reviews_generation
 
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
     proc = processed_dir(data_dir)
     reviews_file = proc / "reviews.parquet"
     if not reviews_file.exists():

@@ -99,8 +99,40 @@ def read_manifest(path: str | Path) -> dict:
     missing = [k for k in ("parameters", "inputs", "data_dir", "run_name") if k not in manifest]
     if not isinstance(manifest, dict) or missing:
         raise InputError(f"{path}: not a reviewmine report manifest (lacks {', '.join(missing)})")
+    _check_types(manifest, path)
     manifest["_path"] = str(path.resolve())
     return manifest
+
+
+# The type of each field a rerun reads; an edited manifest fails here with one line.
+_FIELD_TYPES = {"data_dir": (str,), "run_name": (str,), "parameters": (dict,), "inputs": (list,)}
+_TYPE_NAMES = {str: "text", int: "a whole number", dict: "an object", list: "a list", type(None): "null"}
+_PARAMETER_TYPES = {
+    "apps": (list, type(None)), "small_n": (int,), "quotes_per_cell": (int,),
+    "top_topics_per_app": (int,), "min_version_reviews": (int,), "codebook": (str, type(None)),
+}  # fmt: skip
+
+
+def _check_types(manifest: dict, path: Path) -> None:
+    def check(name: str, value, types: tuple) -> None:
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            wanted = " or ".join(_TYPE_NAMES[t] for t in types)
+            raise InputError(
+                f"{path}: {name} is {json.dumps(value)[:40]} but must be {wanted}; "
+                "pass the manifest.json a report run wrote, unedited"
+            )
+
+    for name, types in _FIELD_TYPES.items():
+        check(name, manifest[name], types)
+    for name, types in _PARAMETER_TYPES.items():
+        if name in manifest["parameters"]:
+            check(f"parameters.{name}", manifest["parameters"][name], types)
+    for app in manifest["parameters"].get("apps") or []:
+        check("an entry of parameters.apps", app, (str,))
+    for entry in manifest["inputs"]:
+        check("an entry of inputs", entry, (dict,))
+        for key in ("path", "sha256"):
+            check(f"inputs[].{key}", entry.get(key), (str,))
 
 
 def changed_inputs(manifest: dict, data_dir: Path) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from reviewmine.errors import InputError
 from reviewmine.explore.build import database_path
-from reviewmine.io import refuse_overwrite, stage_dirs
+from reviewmine.io import refuse_overwrite, stage_dirs, write_errors
 from reviewmine.report.figures import draw_figures
 from reviewmine.report.html import model_files, render_report
 from reviewmine.report.inputs import load_inputs
@@ -217,4 +217,6 @@ def _prepare(run_dir: Path) -> None:
             )
         for child in ("tables", "figures"):
             shutil.rmtree(run_dir / child, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with write_errors(run_dir):  # an unwritable place fails here, before any table is built
+        for child in ("tables", "figures"):
+            (run_dir / child).mkdir(parents=True, exist_ok=True)
