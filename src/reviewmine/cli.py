@@ -242,13 +242,14 @@ def sample_for_coding(
     n: Annotated[int, typer.Option("--n", help="Number of reviews.")] = 200,
     text_col: Annotated[str, typer.Option("--text-col")] = "text",
     id_col: Annotated[str | None, typer.Option("--id-col")] = None,
+    title_col: Annotated[str | None, typer.Option("--title-col", help="Title column, included when the input has it.")] = "title",
     seed: Annotated[int, typer.Option("--seed")] = 42,
     codebook: Annotated[Path | None, typer.Option("--codebook")] = None,
 ) -> None:
     """Export a stratified sample (by app and rating) as a coding sheet for human coders."""
     from reviewmine.evaluate import sample_for_coding as run
 
-    sheet = run(input, out, n=n, text_col=text_col, id_col=id_col, seed=seed, codebook=codebook)
+    sheet = run(input, out, n=n, text_col=text_col, id_col=id_col, seed=seed, codebook=codebook, title_col=title_col)
     console.print(
         f"wrote a coding sheet of {len(sheet)} reviews -> {out}; code it, then run "
         f"'reviewmine evaluate --gold {out}'",

@@ -257,10 +257,15 @@ def sample_for_coding(
     strata: tuple[str, ...] = ("app", "rating"),
     seed: int = 42,
     codebook: str | Path | None = None,
+    title_col: str | None = "title",
 ) -> pd.DataFrame:
     """Export a stratified sample as a coding sheet: one column per code, cells b/f/n.
 
-    Strata that exist in the input (app, rating, ...) get equal shares where they can.
+    Strata that exist in the input (app, rating, ...) get equal shares where they can. The
+    sheet carries the review's title (App Store reviews put half their meaning there) when the
+    input has one, an ``evidence`` column for the words that justify each code, a ``coder``
+    column for the coder's id, and in XLSX a b/f/n drop-down in every code column. Filled in,
+    it is read back by ``evaluate`` (``--gold`` or ``--pred``).
     """
     refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
     check_range("--n", n, 1)
@@ -288,9 +293,14 @@ def sample_for_coding(
     else:
         sample = df.sample(n=min(n, len(df)), random_state=seed)
     sample = sample.sample(frac=1, random_state=seed)  # coders should not see strata in order
-    sheet = sample[[id_col, *keys, text_col]].rename(columns={id_col: "uid", text_col: "text"}).copy()
+    titles = [title_col] if title_col and title_col in sample.columns and title_col != text_col else []
+    sheet = sample[[id_col, *keys, *titles, text_col]].rename(
+        columns={id_col: "uid", text_col: "text", **{t: "title" for t in titles}}
+    ).copy()
     for c in cb.ids:
         sheet[c] = ""
+    sheet["evidence"] = ""
+    sheet["coder"] = ""
     sheet["notes"] = ""
     path = Path(out)
     if path.suffix.lower() == ".xlsx":
@@ -307,7 +317,12 @@ def _write_sheet_xlsx(df: pd.DataFrame, path: Path, cb: Codebook) -> None:
           "facilitator example": "; ".join(c.facilitator_examples)} for c in cb.codes]
     )
     instructions = pd.DataFrame({"how to code": [
-        "Enter b (barrier), f (facilitator) or n (neutral) in a code's column; leave it empty when the code does not apply.",
-        "Then run: reviewmine evaluate --gold THIS_FILE.xlsx",
+        "Read the title and the text; use the codebook sheet for what each code means.",
+        "Pick b (barrier), f (facilitator) or n (neutral) in a code's column; leave it empty when the code does not apply.",
+        "In 'evidence', quote the words that justify each code (code: words; one per code, separated by ' || ').",
+        "Put your coder id in 'coder' on every row you code; each coder fills a copy of this file.",
+        "Then run: reviewmine evaluate --gold THIS_FILE.xlsx (against the tool), "
+        "or --gold CODER_A.xlsx --pred CODER_B.xlsx (two coders).",
     ]})
-    write_xlsx([("coding", df), ("codebook", codebook), ("instructions", instructions)], path)
+    choices = {"coding": {c: list(SHEET_VALUES) for c in cb.ids}}
+    write_xlsx([("coding", df), ("codebook", codebook), ("instructions", instructions)], path, choices)

@@ -313,8 +313,15 @@ def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_xlsx(sheets: Iterable[tuple[str, pd.DataFrame]], path: str | Path) -> None:
+def write_xlsx(
+    sheets: Iterable[tuple[str, pd.DataFrame]],
+    path: str | Path,
+    choices: dict[str, dict[str, list[str]]] | None = None,
+) -> None:
     """Write (sheet name, frame) pairs as one XLSX, header row frozen, columns sized.
+
+    ``choices`` (sheet -> column -> allowed values) adds a drop-down to those columns' cells
+    (Excel's data validation): a coder picks a value instead of typing one.
 
     Every text cell is stored as text: openpyxl would store a string starting with ``=`` as a
     live formula, so reviews like ``=HYPERLINK(...)`` could run in the reader's Excel.
@@ -334,10 +341,19 @@ def write_xlsx(sheets: Iterable[tuple[str, pd.DataFrame]], path: str | Path) -> 
             return text
         return value
 
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     for name, df in sheets:
         df = excel_safe(df)
         sheet = book.create_sheet(name[:31])
         sheet.freeze_panes = "A2"
+        for column, values in (choices or {}).get(name, {}).items():
+            if column in df.columns and len(df):
+                letter = get_column_letter(list(df.columns).index(column) + 1)
+                rule = DataValidation(type="list", formula1='"' + ",".join(values) + '"', allow_blank=True,
+                                      showErrorMessage=True, error=f"Choose one of {', '.join(values)}, or leave empty")
+                rule.add(f"{letter}2:{letter}{len(df) + 1}")
+                sheet.data_validations.append(rule)
         for i, col in enumerate(df.columns):
             sample = [len(str(v)) for v in df[col].head(200)]
             sheet.column_dimensions[get_column_letter(i + 1)].width = min(60, max([len(str(col)), 6, *sample]) + 2)

@@ -205,3 +205,37 @@ def test_alpha_agrees_with_a_hand_computed_value():
 
     assert _alpha(np.array([1, 2, 1, 0]), np.array([1, 2, 2, 0])) == pytest.approx(expected)
     assert np.isnan(_alpha(np.array([0, 0]), np.array([0, 0])))
+
+
+def test_a_sheet_filled_with_the_tools_own_codes_round_trips_through_evaluate(tmp_path, gold):
+    """Title, evidence and coder columns, b/f/n drop-downs, and a perfect score for the
+    tool against itself (so the sheet shows coders what the tool saw, title included)."""
+    from openpyxl import load_workbook
+
+    sheet = tmp_path / "sheet.xlsx"
+    assert runner.invoke(app, ["sample-for-coding", str(gold), "--out", str(sheet), "--n", "4"]).exit_code == 0
+    coded = tmp_path / "coded.csv"
+    assert runner.invoke(app, ["code", str(gold), "--out", str(coded)]).exit_code == 0
+    tool = dict(zip(pd.read_csv(coded, dtype=str, keep_default_na=False)["uid"],
+                    pd.read_csv(coded, dtype=str, keep_default_na=False)["codes"], strict=True))
+    book = load_workbook(sheet)
+    coding = book["coding"]
+    header = [c.value for c in coding[1]]
+    assert {"title", "evidence", "coder"} <= set(header)
+    rules = {str(rule.sqref).split(":")[0][:-1]: rule.formula1 for rule in coding.data_validations.dataValidation}
+    from openpyxl.utils import get_column_letter
+
+    assert rules[get_column_letter(header.index("technical_issues") + 1)] == '"b,f,n"'
+    for row in range(2, coding.max_row + 1):
+        uid = str(coding.cell(row=row, column=header.index("uid") + 1).value)
+        assert coding.cell(row=row, column=header.index("title") + 1).value == (REVIEWS.set_index("uid").loc[uid, "title"] or None)
+        for item in filter(None, tool[uid].split("|")):
+            code, polarity = item.split(":")
+            coding.cell(row=row, column=header.index(code) + 1, value=polarity[0])
+        coding.cell(row=row, column=header.index("coder") + 1, value="tool")
+    book.save(sheet)
+    js = tmp_path / "e.json"
+    result = runner.invoke(app, ["evaluate", "--gold", str(sheet), "--json", str(js), "--disagreements", str(tmp_path / "d.csv")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(js.read_text())
+    assert figures["gold_codes"] >= 3 and figures["micro_f1"] == 1.0 and figures["exact_match_reviews"] == 1.0

@@ -179,6 +179,8 @@ def read_reviews_table(
         raise InputError(
             f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first"
         )
+    if filter_options.get("app"):
+        filter_options["app"] = resolve_apps(path, filter_options["app"])
     expression = review_filter(**filter_options)
     if filters is not None:
         expression = filters if expression is None else expression & filters
@@ -198,6 +200,26 @@ def read_reviews_table(
         with damaged_parquet(p):
             tables.append(dataset.to_table(columns=columns, filter=expression))
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def resolve_apps(path: Path, apps: str | list[str]) -> list[str]:
+    """The slugs of ``apps`` given by slug or by name ("Calm", "7 Cups", or a catalog name such
+    as "Headspace: Meditation & Sleep"), as ``process`` slugs them; an app the data does not
+    hold is one ``InputError`` line listing those it does."""
+    from reviewmine.catalog import apps as catalog_apps
+    from reviewmine.process.clean import slugify
+
+    given = [apps] if isinstance(apps, str) else list(apps)
+    by_name = {entry.name.casefold(): entry.slug for entry in catalog_apps()}
+    slugs = [by_name.get(name.casefold(), slug)
+             for name, slug in zip(given, slugify(pa.array(given, pa.string())).to_pylist(), strict=True)]
+    with damaged_parquet(path):
+        known = set(reviews_dataset(path).to_table(columns=["app"]).column("app").unique().to_pylist())
+    missing = [name for name, slug in zip(given, slugs, strict=True) if slug not in known]
+    if missing:
+        listed = ", ".join(sorted(known)[:30]) + (", ..." if len(known) > 30 else "")
+        raise InputError(f"--app {', '.join(missing)}: not in {path}; the apps there are: {listed}")
+    return slugs
 
 
 def export(
