@@ -470,3 +470,15 @@ def test_other_numeric_options_out_of_range_exit_2(tmp_path, args, message):
     result = runner.invoke(app, [*args, "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_export_takes_an_app_by_name_or_slug_and_names_the_known_ones_otherwise(tmp_path, processed):
+    for name in ("Calm", "calm"):  # name or slug
+        out = tmp_path / "calm.csv"
+        result = runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out), "--app", name])
+        assert result.exit_code == 0, result.output
+        assert set(pd.read_csv(out)["app"]) == {"calm"} and len(pd.read_csv(out)) == 15
+    out = tmp_path / "none.csv"
+    line = error_line(runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(out), "--app", "Headspace"]))
+    assert "--app Headspace: not in" in line and "the apps there are: calm, wysa" in line
+    assert not out.exists()
