@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -202,3 +203,31 @@ def test_measured_coder_accuracy_is_shown_when_present_and_said_to_be_unmeasured
     assert 'id="accuracy-not-measured"' not in methods
     monkeypatch.setattr(html_module, "MODELS_DIR", tmp_path / "nothing")
     assert 'id="accuracy-not-measured"' in _render(analysed_dir, tmp_path)
+
+
+def test_shipped_accuracy_is_not_quoted_for_codes_another_codebook_made(analysed_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(analysed_dir / "processed", data / "processed")
+    summary_path = data / "processed" / "analyze_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["options"]["codebook"] = "my_codebook.yaml"
+    summary_path.write_text(json.dumps(summary))
+    methods = _render(data, tmp_path)
+    methods = methods[methods.index('<section id="methods"'):]
+    assert 'id="accuracy-not-applicable"' in methods and 'id="table-accuracy"' not in methods
+
+
+def test_manifest_hashes_imports_and_every_model_file(report_dir, analysed_dir):
+    from reviewmine.analyze.pipeline import MODELS_DIR, shipped_model_hashes
+    from reviewmine.io import file_sha256
+
+    manifest = json.loads((report_dir / "manifest.json").read_text())
+    upstream = manifest["upstream"]
+    imports = json.loads((analysed_dir / "state" / "imports.json").read_text())["imports"]
+    assert [i["sha256"] for i in upstream["imports"]] == [i["sha256"] for i in imports] and imports
+    assert upstream["imports"][0]["columns"] is not None and upstream["imports"][0]["assume_tz"]
+    assert upstream["models"] == shipped_model_hashes()
+    assert upstream["analyze_options"]["seed"] == 42
+    packaged = {Path(e["path"]).name: e["sha256"] for e in manifest["package_inputs"]}
+    for weights in MODELS_DIR.glob("*.npz"):
+        assert packaged[weights.name] == file_sha256(weights)

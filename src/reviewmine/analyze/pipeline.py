@@ -170,7 +170,7 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
         )
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     summary.software = software_versions()
-    summary.models = {p.name: file_sha256(p)[:16] for p in sorted(MODELS_DIR.glob("*.*"))}
+    summary.models = shipped_model_hashes()
     summary.outputs = {
         p.name.removesuffix(".parquet"): p.name for p in sorted(staging.iterdir()) if p.name != SUMMARY_FILE
     }
@@ -235,6 +235,11 @@ def _check_before_writing(source: Path, languages, include_spam: bool, topics: b
 
 
 TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
+
+
+def shipped_model_hashes() -> dict[str, str]:
+    """Model file -> start of its SHA-256, for every file of the shipped models."""
+    return {p.name: file_sha256(p)[:16] for p in sorted(MODELS_DIR.glob("*.*"))}
 
 
 def _analysable_batches(source: Path, languages, include_spam: bool, summary: AnalyzeSummary | None):

@@ -28,8 +28,21 @@ CODER_FILE = "coder.json"
 
 
 def model_files() -> list[Path]:
-    """The shipped model reports the methods section quotes (those that exist)."""
-    return [MODELS_DIR / n for n in (ACCURACY_FILE, SENTIMENT_FILE, CODER_FILE) if (MODELS_DIR / n).exists()]
+    """Every file of the shipped models: weights and the measured figures the methods quote."""
+    return sorted(p for p in MODELS_DIR.glob("*.*") if p.is_file())
+
+
+def shipped_coder_used(analyze_summary: dict) -> bool:
+    """Whether the analysis was coded by the shipped coder: its codebook, its models (the
+    files analyze hashed are today's), the model and not cues alone."""
+    from reviewmine.analyze.pipeline import shipped_model_hashes
+
+    options = analyze_summary.get("options") or {}
+    return (
+        options.get("codebook") is None
+        and analyze_summary.get("coder_method") == "cues+model"
+        and analyze_summary.get("models") == shipped_model_hashes()
+    )
 
 
 def _template(name: str) -> str:
@@ -238,7 +251,10 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
          for c in cb.codes]
     )
     accuracy_file = MODELS_DIR / ACCURACY_FILE
-    accuracy = _read_json(accuracy_file) if accuracy_file.exists() else None
+    # The shipped coder's measured accuracy describes these codes only when the shipped
+    # codebook and models made them.
+    shipped = shipped_coder_used(ana)
+    accuracy = _read_json(accuracy_file) if shipped and accuracy_file.exists() else None
     acc_table = acc_per_code = None
     accuracy_text = ""
     if accuracy:
@@ -317,6 +333,7 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         "accuracy": acc_table,
         "accuracy_per_code": acc_per_code,
         "accuracy_text": accuracy_text,
+        "shipped_coder": shipped,
         "cross_validation": cross_validation,
         "sentiment_text": sentiment_text,
         "statistics_text": statistics_text,

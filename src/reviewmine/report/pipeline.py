@@ -23,6 +23,7 @@ from pathlib import Path
 from reviewmine.errors import InputError
 from reviewmine.explore.build import database_path
 from reviewmine.io import refuse_overwrite, stage_dirs, write_errors
+from reviewmine.process.imports import ImportRegistry
 from reviewmine.report.figures import draw_figures
 from reviewmine.report.html import model_files, render_report
 from reviewmine.report.inputs import load_inputs
@@ -160,6 +161,15 @@ def report(
         "analyze_summary": {k: inputs.analyze_summary.get(k) for k in (
             "reviews_in", "analysed", "with_codes", "codes", "topics", "coder_method", "codebook", "finished_at")},
         "generation": inputs.generation,
+        # what shaped the codes: analyze's options (codebook, embeddings, seed, languages) and
+        # the model files it used, by hash; and every imported file with its mapping
+        "analyze_options": inputs.analyze_summary.get("options"),
+        "models": inputs.analyze_summary.get("models"),
+        "imports": [
+            {"path": r.path, "sha256": r.sha256, "rows": r.rows, "columns": r.columns, "defaults": r.defaults,
+             "mapping_file": r.mapping_file, "assume_tz": r.assume_tz, "imported_at": r.imported_at}
+            for r in ImportRegistry(data_dir).active
+        ],
     }
     # The report itself draws no random numbers (quotes and the topic map are deterministic);
     # the seeds that shaped its inputs are the upstream ones.
