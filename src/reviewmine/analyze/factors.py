@@ -22,6 +22,8 @@ import json
 import multiprocessing as mp
 import os
 import re
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +34,14 @@ from pathlib import Path
 import ahocorasick
 import numpy as np
 
-from reviewmine.analyze.codebook import Codebook, cue_pattern, format_codes, load_codebook
+from reviewmine.analyze.codebook import (
+    Codebook,
+    cue_pattern,
+    format_codes,
+    has_repeat,
+    load_codebook,
+    parse_tree,
+)
 from reviewmine.analyze.sentiment import (
     DomainVader,
     SentimentResult,
@@ -40,13 +49,14 @@ from reviewmine.analyze.sentiment import (
     shipped_model_path,
 )
 from reviewmine.analyze.textmodel import LinearTextModel
-from reviewmine.errors import ReviewmineError
+from reviewmine.errors import CodebookError, ReviewmineError
 
 PRESENCE_MODEL = "coder_presence.npz"
 POLARITY_MODEL = "coder_polarity.npz"
 SENTENCE_MODEL = "coder_sentence.npz"
 BATCH = 5000  # reviews per batch: coded together, and the unit handed to a worker
 MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
+CUE_TIMEOUT = 1.0  # seconds a repeating cue may take on one text (real cues take microseconds)
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -81,6 +91,65 @@ class CodedReview:
 _CASE_TRAPS = frozenset("\u017f\u212a\u0131\u0130\u212b")
 
 
+class _CueTimeout(Exception):
+    pass
+
+
+def _cue_timeout(signum, frame) -> None:
+    raise _CueTimeout
+
+
+class TimedPattern:
+    """A cue pattern that repeats (``+``, ``*``, ``{2,}``), run under ``CUE_TIMEOUT``.
+
+    The codebook refuses nested repeats at load, but ``.*.*x`` is still polynomial: ~2 min on
+    one 5,000-character review. A cue that runs too long stops the run with one line naming
+    it. The limit is a SIGALRM timer, which ``re`` checks while it backtracks: the ``regex``
+    package's ``timeout=`` would change how case-insensitive cues match some non-ASCII
+    letters ("İstanbul" no longer matches "ISTANBUL") and is slower. Signals reach only the
+    main thread, so elsewhere the time is not bounded (forked coding workers run in theirs).
+    Cues without repeats do bounded work per text position and need no timer.
+    """
+
+    __slots__ = ("_pattern", "_what")
+
+    def __init__(self, source: str, flags: int, what: str):
+        self._pattern = re.compile(source, flags)
+        self._what = what
+
+    def search(self, text: str) -> re.Match | None:
+        return self._bounded(self._pattern.search, text)
+
+    def finditer(self, text: str) -> list[re.Match]:
+        return self._bounded(lambda t: list(self._pattern.finditer(t)), text)
+
+    def _bounded(self, run: Callable, text: str):
+        if threading.current_thread() is not threading.main_thread():
+            return run(text)
+        previous = signal.signal(signal.SIGALRM, _cue_timeout)
+        signal.setitimer(signal.ITIMER_REAL, CUE_TIMEOUT)
+        try:
+            return run(text)
+        except _CueTimeout:
+            raise CodebookError(
+                f"{self._what} took over {CUE_TIMEOUT:g} s on one text of {len(text):,} "
+                "characters; simplify it (fewer open-ended repeats such as .* or \\w+)"
+            ) from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _compile_cues(codebook: Codebook, code: str, cues, flags: int):
+    """``re`` for cues that cannot repeat, a ``TimedPattern`` for the rest."""
+    source = cue_pattern(cues)
+    risky = [cue for cue in cues if has_repeat(cue)]
+    if not risky:
+        return re.compile(source, flags)
+    shown = ", ".join(repr(cue) for cue in risky)
+    return TimedPattern(source, flags, f"codebook {codebook.name!r}: code '{code}': cue {shown}")
+
+
 class CueMatcher:
     """Finds the codebook's cue patterns in sentences (case-insensitive, whole words: a cue
     never matches inside a longer word, and cues may start or end with "$" or ".").
@@ -93,20 +162,19 @@ class CueMatcher:
     """
 
     def __init__(self, codebook: Codebook):
-        self.patterns: dict[str, re.Pattern] = {}
-        self._cues: list[tuple[str, re.Pattern]] = []
+        self.patterns: dict[str, re.Pattern | TimedPattern] = {}
+        self._cues: list[tuple[str, re.Pattern | TimedPattern]] = []
         self._always: list[int] = []  # cues without a usable literal
         by_literal: dict[str, set[int]] = {}
         for c in codebook.codes:
             if not c.cues:
                 continue
-            self.patterns[c.id] = re.compile(cue_pattern(c.cues), re.IGNORECASE)
+            self.patterns[c.id] = _compile_cues(codebook, c.id, c.cues, re.IGNORECASE)
             for cue in c.cues:
-                source = cue_pattern([cue])
                 index = len(self._cues)
                 # MULTILINE: the review is searched as its sentences joined by line breaks.
-                self._cues.append((c.id, re.compile(source, re.IGNORECASE | re.MULTILINE)))
-                literals = required_literals(source)
+                self._cues.append((c.id, _compile_cues(codebook, c.id, [cue], re.IGNORECASE | re.MULTILINE)))
+                literals = required_literals(cue_pattern([cue]))
                 if not literals or not all(x.isascii() for x in literals):
                     self._always.append(index)
                     continue
@@ -151,8 +219,10 @@ class CueMatcher:
 def required_literals(pattern: str) -> set[str] | None:
     """Strings of which every match of ``pattern`` contains at least one (``None``: no such
     set found). A cheap ``in`` test on them lets a review skip the regex entirely."""
+    tree = parse_tree(pattern)
+    if tree is None:
+        return None
     import re._constants as C
-    import re._parser as P
 
     def required(seq) -> set[str] | None:
         candidates, run = [], []
@@ -180,7 +250,7 @@ def required_literals(pattern: str) -> set[str] | None:
             candidates.append({"".join(run)})
         return max(candidates, key=lambda c: min(map(len, c)), default=None)
 
-    return required(P.parse(pattern))
+    return required(tree)
 
 
 def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:
@@ -361,7 +431,9 @@ def code_batches(
         return
     global _FORKED_CODER, _FORKED_FINISH
     _FORKED_CODER, _FORKED_FINISH = coder, finish
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("fork")
+    )
     try:
         in_flight = deque(pool.submit(_code_in_worker, b) for b in (first, second))
         for batch in iterator:
