@@ -7,8 +7,12 @@ the commands so ``reviewmine --help`` and light commands start fast.
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -37,12 +41,45 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with _interruptible():
+                return func(*args, **kwargs)
         except ReviewmineError as exc:
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, what ``timeout``, cron and systemd send: unwound like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Stop on SIGTERM as on Ctrl-C: the exception runs every ``finally`` (unfinished outputs
+    and temporary files are removed, coding workers stopped), then one line and exit code
+    143 (SIGTERM) or 130 (Ctrl-C), as a shell reports a process killed by that signal."""
+    main = threading.current_thread() is threading.main_thread()  # handlers: main thread only
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("Ctrl-C", 130)
+        for worker in multiprocessing.active_children():
+            worker.kill()  # coding workers of a batch loop the signal interrupted outside them
+        console.print(
+            f"[bold red]error:[/] stopped by {name}; unfinished outputs were removed - run the "
+            "command again to redo them",
+            highlight=False, soft_wrap=True,
+        )
+        sys.exit(code)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Project data directory.")]

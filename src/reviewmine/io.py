@@ -7,8 +7,12 @@ file and renames it into place, so a failed run never leaves half a file.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,3 +112,51 @@ def write_frame(df: pd.DataFrame, path: str | Path, writer: Callable | None = No
         else:
             df.to_csv(tmp, index=False)
     return path
+
+
+_STARTED = time.time()  # a temporary file older than this cannot be one this process writes
+# The temporary names our writers use: write_atomic's mkstemp (``.NAME.XXXXXXXX.EXT``), the
+# streaming and raw-layer writers (``.NAME.parquet.tmp``, ``.NAME.parquet.PID.tmp``) and the
+# process stage's scratch directory (``.tmp-process-XXXXXXXX``).
+_ATOMIC_TEMP = r"\.(?P<target>.+\.(?P<ext>\w+))\.[a-z0-9_]{8}\.(?P=ext)"
+_TEMP_NAME = re.compile(
+    _ATOMIC_TEMP + r"|\..+\.(?:parquet|csv|json)(?:\.\d+)?\.tmp|\.tmp-process-[a-z0-9_]{8}"
+)
+
+
+def remove_stale_temps(directory: str | Path, target: str | None = None) -> list[Path]:
+    """Delete the temporary files of killed runs (``kill -9`` skips every cleanup).
+
+    Only names our own writers give temporary files are touched, and only when they are
+    older than this process. With ``target`` only ``write_atomic``'s temporary files for
+    that file name in ``directory``; without, every temporary file anywhere under
+    ``directory`` (call it only while holding the data directory's lock). Returns the paths
+    removed.
+    """
+    directory = Path(directory)
+    if target is not None:
+        candidates = [
+            p
+            for p in directory.glob(f".{glob.escape(target)}.*")
+            if (m := re.fullmatch(_ATOMIC_TEMP, p.name)) and m["target"] == target
+        ]
+    else:
+        candidates = [
+            Path(root) / name
+            for root, dirs, files in os.walk(directory)
+            for name in [*dirs, *files]
+            if _TEMP_NAME.fullmatch(name)
+        ]
+    removed = []
+    for path in candidates:
+        try:
+            if path.is_symlink() or path.lstat().st_mtime >= _STARTED:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to delete: leave it
+        removed.append(path)
+    return removed

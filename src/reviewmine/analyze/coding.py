@@ -9,7 +9,7 @@ import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
-from reviewmine.io import read_table, write_frame
+from reviewmine.io import read_table, remove_stale_temps, write_frame
 
 
 def coded_rows(results: list[CodedReview]) -> pd.DataFrame:
@@ -52,6 +52,7 @@ def code(
     per input row: ``uid`` (from ``id_col``), ``codes`` (``code:polarity|...``), ``sentiment`` in [-1, 1], and per code the evidence
     sentence, the cues that fired and the model probability (JSON columns).
     """
+    remove_stale_temps(Path(out).parent, Path(out).name)  # what a killed run left beside ``out``
     df = read_table(input, required=[text_col, id_col, title_col or ""])
     if title_col is None and "title" in df.columns:
         title_col = "title"

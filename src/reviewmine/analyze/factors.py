@@ -17,13 +17,16 @@ How a review is coded (every step leaves a trace in the output):
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import multiprocessing as mp
 import os
 import re
 import signal
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -401,6 +404,26 @@ def _code_in_worker(batch: tuple[list[str], list[str] | None]):
     return _FORKED_FINISH(_FORKED_CODER.code_texts(*batch))
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _init_worker(parent: int) -> None:
+    """Tie a worker's life to its parent's. A parent killed by SIGKILL runs no cleanup, and
+    its workers (hundreds of MB each) would wait forever on the result pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # The watchdog covers platforms without prctl and a parent that died before the prctl.
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watchdog", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _unchanged(results: list[CodedReview]) -> list[CodedReview]:
     return results
 
@@ -431,8 +454,9 @@ def code_batches(
         return
     global _FORKED_CODER, _FORKED_FINISH
     _FORKED_CODER, _FORKED_FINISH = coder, finish
+    others = set(mp.active_children())
     pool = ProcessPoolExecutor(
-        workers, mp_context=mp.get_context("fork")
+        workers, mp_context=mp.get_context("fork"), initializer=_init_worker, initargs=(os.getpid(),)
     )
     try:
         in_flight = deque(pool.submit(_code_in_worker, b) for b in (first, second))
@@ -442,6 +466,12 @@ def code_batches(
             in_flight.append(pool.submit(_code_in_worker, batch))
         while in_flight:
             yield _result(in_flight.popleft())
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM, an error, or the consumer gave up): nobody will read the
+        # batches in flight, so the workers stop now rather than finish them first.
+        for worker in set(mp.active_children()) - others:
+            worker.kill()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _FORKED_CODER, _FORKED_FINISH = None, None
