@@ -82,6 +82,24 @@ def _interruptible() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def locks_data_dir(create: bool = True) -> Callable[[F], F]:
+    """Hold the command's data directory's lock for the whole run (``reviewmine.lock``), so
+    two commands never write one data directory at once."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            from reviewmine.config import default_data_dir
+            from reviewmine.lock import data_dir_lock
+
+            with data_dir_lock(kwargs.get("data_dir") or default_data_dir(), create=create):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Project data directory.")]
 
 
@@ -91,6 +109,7 @@ def _split(value: str | None) -> list[str] | None:
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def collect(
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped apps.yaml).")
@@ -266,6 +285,7 @@ def sample_for_coding(
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def process(
     data_dir: DataDir = Path("data"),
     input: Annotated[list[Path] | None, typer.Option("--input", help="CSV/Parquet review file to import (repeatable).")] = None,
@@ -334,6 +354,7 @@ def export(
 # --------------------------------------------------------------------------- analyze, run, demo
 @app.command()
 @user_errors
+@locks_data_dir(create=False)
 def analyze(
     data_dir: DataDir = Path("data"),
     language: Annotated[list[str] | None, typer.Option("--language", help="Languages to analyse (repeatable).")] = None,
@@ -387,6 +408,7 @@ def _print_analyze(summary, data_dir: Path) -> None:
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def demo(
     data_dir: DataDir = Path("data/demo"),
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Include the topic model.")] = True,
@@ -443,6 +465,7 @@ def topics_command(
 # --------------------------------------------------------------------------- report
 @app.command()
 @user_errors
+@locks_data_dir(create=False)
 def report(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Project data directory [default: data, or the manifest's].")
@@ -484,6 +507,7 @@ def report(
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def run(
     data_dir: DataDir = Path("data"),
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped one).")] = None,
