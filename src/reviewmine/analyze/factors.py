@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,8 +99,12 @@ class _CueTimeout(Exception):
     pass
 
 
-def _cue_timeout(signum, frame) -> None:
-    raise _CueTimeout
+_cue_started: float | None = None  # when the running TimedPattern call began (None: none runs)
+
+
+def _check_cue_time(signum, frame) -> None:
+    if _cue_started is not None and time.monotonic() - _cue_started > CUE_TIMEOUT:
+        raise _CueTimeout
 
 
 class TimedPattern:
@@ -107,11 +112,11 @@ class TimedPattern:
 
     The codebook refuses nested repeats at load, but ``.*.*x`` is still polynomial: ~2 min on
     one 5,000-character review. A cue that runs too long stops the run with one line naming
-    it. The limit is a SIGALRM timer, which ``re`` checks while it backtracks: the ``regex``
-    package's ``timeout=`` would change how case-insensitive cues match some non-ASCII
-    letters ("İstanbul" no longer matches "ISTANBUL") and is slower. Signals reach only the
-    main thread, so elsewhere the time is not bounded (forked coding workers run in theirs).
-    Cues without repeats do bounded work per text position and need no timer.
+    it. While ``CueMatcher.time_limit`` is active, a SIGALRM ticker checks the running call
+    four times a second (``re`` handles signals while it backtracks), so a call costs one
+    clock read. The ``regex`` package's ``timeout=`` would change how case-insensitive cues
+    match some non-ASCII letters ("İstanbul" no longer matches "ISTANBUL") and is slower.
+    Cues without repeats do bounded work per text position and need no limit.
     """
 
     __slots__ = ("_pattern", "_what")
@@ -127,10 +132,8 @@ class TimedPattern:
         return self._bounded(lambda t: list(self._pattern.finditer(t)), text)
 
     def _bounded(self, run: Callable, text: str):
-        if threading.current_thread() is not threading.main_thread():
-            return run(text)
-        previous = signal.signal(signal.SIGALRM, _cue_timeout)
-        signal.setitimer(signal.ITIMER_REAL, CUE_TIMEOUT)
+        global _cue_started
+        _cue_started = time.monotonic()
         try:
             return run(text)
         except _CueTimeout:
@@ -139,8 +142,7 @@ class TimedPattern:
                 "characters; simplify it (fewer open-ended repeats such as .* or \\w+)"
             ) from None
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            _cue_started = None
 
 
 def _compile_cues(codebook: Codebook, code: str, cues, flags: int):
@@ -188,6 +190,22 @@ class CueMatcher:
             self._literal_finder.add_word(literal, tuple(cues))
         if len(self._literal_finder):
             self._literal_finder.make_automaton()
+
+    @contextmanager
+    def time_limit(self) -> Iterator[None]:
+        """Hold repeating cues to ``CUE_TIMEOUT`` while the body runs. Signals reach only the
+        main thread, so elsewhere the time is not bounded (forked workers run in theirs)."""
+        timed = any(isinstance(p, TimedPattern) for _, p in self._cues)
+        if not timed or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, _check_cue_time)
+        signal.setitimer(signal.ITIMER_REAL, 0.25, 0.25)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
     def match(self, sentence: str) -> dict[str, list[str]]:
         """Cue hits of one sentence: ``{code: [matched words]}``."""
@@ -327,7 +345,8 @@ class FactorCoder:
             fulls.append(full[:MAX_CHARS])
         sentiments = self.sentiment.score_many(fulls)
         sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
-        cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
+        with self.cues.time_limit():
+            cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
         review_cues = [merge_cue_hits(hits) for hits in cue_hits]
         if self.presence is not None:
             review_p = self.presence.proba([presence_text(f, c) for f, c in zip(fulls, review_cues, strict=True)])
