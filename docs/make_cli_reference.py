@@ -29,8 +29,9 @@ Ctrl-C, after removing unfinished outputs and stopping the coding workers.
 `DATA_DIR/state/.lock` for their whole run, so two of them never write one data directory at
 once; the next one exits with code 2 naming the pid that holds it. The kernel drops the lock
 when its process dies, however it dies, so a killed run never blocks the next one. Holding the
-lock, a command first removes the temporary files killed runs left in the data directory
-(only our own temporary names, older than the command); `code` does the same beside `--out`.
+lock, a command first removes the temporary files killed runs left in the data directory's
+raw/, state/, processed/ and reports/ (only our own temporary names, older than the command);
+`code` does the same for the temporary files of its `--out`.
 """
 
 

@@ -20,6 +20,8 @@ from reviewmine.errors import InputError, ReviewmineError
 from reviewmine.io import remove_stale_temps
 
 LOCK_FILE = Path("state") / ".lock"
+# Where the stages write inside a data directory (the user may keep other files beside them).
+STAGE_DIRS = ("raw", "state", "processed", "reports")
 
 
 @contextmanager
@@ -27,7 +29,7 @@ def data_dir_lock(data_dir: str | Path, create: bool = True) -> Iterator[None]:
     """Hold ``data_dir``'s lock while the body runs, or raise one line naming the holder.
 
     Once the lock is held no other run can be writing here, so the temporary files that
-    killed runs left in the data directory are removed first. With ``create=False`` a data
+    killed runs left in the stages' directories (``STAGE_DIRS``) are removed first. With ``create=False`` a data
     directory that does not exist is left alone (the command itself reports it).
     """
     data_dir = Path(data_dir)
@@ -54,7 +56,8 @@ def data_dir_lock(data_dir: str | Path, create: bool = True) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        remove_stale_temps(data_dir)
+        for sub in STAGE_DIRS:
+            remove_stale_temps(data_dir / sub)
         yield
     finally:
         os.close(fd)  # releases the flock

@@ -281,7 +281,8 @@ def test_the_next_data_dir_run_removes_what_killed_runs_left(tmp_path, monkeypat
     (scratch / "staging.parquet").write_text("x")
     stale = [processed / ".codes.parquet.tmp", processed / ".reviews.parquet.x1y2z3_4.parquet",
              data / "raw" / "reviews" / "run1" / ".google_play__calm__us.parquet.4242.tmp", scratch]
-    kept = [processed / "notes.tmp", processed / "codes.parquet.tmp.keep", data / "my.parquet"]
+    kept = [processed / "notes.tmp", processed / "codes.parquet.tmp.keep", data / "my.parquet",
+            data / "mine" / ".notes.json.tmp"]  # outside the stages' directories
     for path in stale + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
