@@ -124,14 +124,13 @@ _TEMP_NAME = re.compile(
 )
 
 
-def remove_stale_temps(directory: str | Path, target: str | None = None) -> list[Path]:
+def remove_stale_temps(directory: str | Path, target: str | None = None) -> None:
     """Delete the temporary files of killed runs (``kill -9`` skips every cleanup).
 
     Only names our own writers give temporary files are touched, and only when they are
     older than this process. With ``target`` only ``write_atomic``'s temporary files for
     that file name in ``directory``; without, every temporary file anywhere under
-    ``directory`` (call it only while holding the data directory's lock). Returns the paths
-    removed.
+    ``directory`` (call it only while holding the data directory's lock).
     """
     directory = Path(directory)
     if target is not None:
@@ -147,7 +146,6 @@ def remove_stale_temps(directory: str | Path, target: str | None = None) -> list
             for name in [*dirs, *files]
             if _TEMP_NAME.fullmatch(name)
         ]
-    removed = []
     for path in candidates:
         try:
             if path.is_symlink() or path.lstat().st_mtime >= _STARTED:
@@ -158,5 +156,3 @@ def remove_stale_temps(directory: str | Path, target: str | None = None) -> list
                 path.unlink()
         except OSError:
             continue  # gone already, or not ours to delete: leave it
-        removed.append(path)
-    return removed
