@@ -21,7 +21,17 @@ file is generated from the commands' own help by `python docs/make_cli_reference
 checks that it lists every command.
 
 Exit codes: `0` success; `1` the run finished but something failed (e.g. an app that could not
-be collected); `2` bad input, printed as one line naming the problem and the fix.
+be collected); `2` bad input, printed as one line naming the problem and the fix (also: another
+run holds the data directory); `143` / `130` stopped by SIGTERM (`timeout`, cron, systemd) /
+Ctrl-C, after removing unfinished outputs and stopping the coding workers.
+
+`collect`, `process`, `analyze`, `report`, `run` and `demo` hold an exclusive lock on
+`DATA_DIR/state/.lock` for their whole run, so two of them never write one data directory at
+once; the next one exits with code 2 naming the pid that holds it. The kernel drops the lock
+when its process dies, however it dies, so a killed run never blocks the next one. Holding the
+lock, a command first removes the temporary files killed runs left in the data directory's
+raw/, state/, processed/ and reports/ (only our own temporary names, older than the command);
+`code` does the same for the temporary files of its `--out`.
 """
 
 

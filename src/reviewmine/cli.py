@@ -7,8 +7,12 @@ the commands so ``reviewmine --help`` and light commands start fast.
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -61,13 +65,64 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with _interruptible():
+                return func(*args, **kwargs)
         except ReviewmineError as exc:
             message = " ".join(str(exc).splitlines())
             console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, what ``timeout``, cron and systemd send: unwound like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Stop on SIGTERM as on Ctrl-C: the exception runs every ``finally`` (unfinished outputs
+    and temporary files are removed, coding workers stopped), then one line and exit code
+    143 (SIGTERM) or 130 (Ctrl-C), as a shell reports a process killed by that signal."""
+    main = threading.current_thread() is threading.main_thread()  # handlers: main thread only
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, _Terminated) else ("Ctrl-C", 130)
+        for worker in multiprocessing.active_children():
+            worker.kill()  # coding workers of a batch loop the signal interrupted outside them
+        console.print(
+            f"[bold red]error:[/] stopped by {name}; unfinished outputs were removed - run the "
+            "command again to redo them",
+            highlight=False, soft_wrap=True,
+        )
+        sys.exit(code)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def locks_data_dir(create: bool = True) -> Callable[[F], F]:
+    """Hold the command's data directory's lock for the whole run (``reviewmine.lock``), so
+    two commands never write one data directory at once."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            from reviewmine.config import default_data_dir
+            from reviewmine.lock import data_dir_lock
+
+            with data_dir_lock(kwargs.get("data_dir") or default_data_dir(), create=create):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Project data directory.")]
@@ -79,6 +134,7 @@ def _split(value: str | None) -> list[str] | None:
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def collect(
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped apps.yaml).")
@@ -259,6 +315,7 @@ def sample_for_coding(
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def process(
     data_dir: DataDir = Path("data"),
     input: Annotated[list[Path] | None, typer.Option("--input", help="CSV/Parquet review file to import (repeatable); kept with earlier imports.")] = None,
@@ -334,6 +391,7 @@ def export(
 # --------------------------------------------------------------------------- analyze, run, demo
 @app.command()
 @user_errors
+@locks_data_dir(create=False)
 def analyze(
     data_dir: DataDir = Path("data"),
     language: Annotated[list[str] | None, typer.Option("--language", help="Languages to analyse (repeatable).")] = None,
@@ -398,6 +456,7 @@ def _print_analyze(summary, data_dir: Path) -> None:
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def demo(
     data_dir: DataDir = Path("data/demo"),
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Include the topic model.")] = True,
@@ -455,6 +514,7 @@ def topics_command(
 # --------------------------------------------------------------------------- report
 @app.command()
 @user_errors
+@locks_data_dir(create=False)
 def report(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Project data directory [default: data, or the manifest's].")
@@ -499,6 +559,7 @@ def report(
 
 @app.command()
 @user_errors
+@locks_data_dir()
 def run(
     data_dir: DataDir = Path("data"),
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped one).")] = None,

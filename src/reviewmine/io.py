@@ -12,10 +12,14 @@ from __future__ import annotations
 import codecs
 import csv
 import errno
+import glob
 import hashlib
 import os
+import re
+import shutil
 import sys
 import tempfile
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable
@@ -389,3 +393,47 @@ def write_frame(
         else:
             (df if csv_raw_text else csv_safe(df)).to_csv(tmp, index=False, encoding="utf-8")
     return path
+
+
+_STARTED = time.time()  # a temporary file older than this cannot be one this process writes
+# The temporary names our writers use: write_atomic's mkstemp (``.NAME.XXXXXXXX.EXT``), the
+# streaming and raw-layer writers (``.NAME.parquet.tmp``, ``.NAME.parquet.PID.tmp``) and the
+# process stage's scratch directory (``.tmp-process-XXXXXXXX``).
+_ATOMIC_TEMP = r"\.(?P<target>.+\.(?P<ext>\w+))\.[a-z0-9_]{8}\.(?P=ext)"
+_TEMP_NAME = re.compile(
+    _ATOMIC_TEMP + r"|\..+\.(?:parquet|csv|json)(?:\.\d+)?\.tmp|\.tmp-process-[a-z0-9_]{8}"
+)
+
+
+def remove_stale_temps(directory: str | Path, target: str | None = None) -> None:
+    """Delete the temporary files of killed runs (``kill -9`` skips every cleanup).
+
+    Only names our own writers give temporary files are touched, and only when they are
+    older than this process. With ``target`` only ``write_atomic``'s temporary files for
+    that file name in ``directory``; without, every temporary file anywhere under
+    ``directory`` (call it only while holding the data directory's lock).
+    """
+    directory = Path(directory)
+    if target is not None:
+        candidates = [
+            p
+            for p in directory.glob(f".{glob.escape(target)}.*")
+            if (m := re.fullmatch(_ATOMIC_TEMP, p.name)) and m["target"] == target
+        ]
+    else:
+        candidates = [
+            Path(root) / name
+            for root, dirs, files in os.walk(directory)
+            for name in [*dirs, *files]
+            if _TEMP_NAME.fullmatch(name)
+        ]
+    for path in candidates:
+        try:
+            if path.is_symlink() or path.lstat().st_mtime >= _STARTED:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to delete: leave it

@@ -31,10 +31,10 @@ def test_codes_round_trip_sorted():
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("codes:\n  - {id: a, category: user, description: x}\n  - {id: a, category: user, description: y}\n", "duplicate id 'a'"),
-        ("codes:\n  - {id: a, category: user}\n", "lacks required field(s) description"),
-        ("codes:\n  - {id: a, category: other, description: x}\n", "category 'other'"),
-        ("codes:\n  - {id: a, category: user, description: x, cues: ['(']}\n", "not a valid regex"),
+        ("codes:\n  - {id: a, label: A, category: user, description: x}\n  - {id: a, label: A, category: user, description: y}\n", "duplicate id 'a'"),
+        ("codes:\n  - {id: a, label: A, category: user}\n", "lacks required field(s) description"),
+        ("codes:\n  - {id: a, label: A, category: other, description: x}\n", "category 'other'"),
+        ("codes:\n  - {id: a, label: A, category: user, description: x, cues: ['(']}\n", "not a valid regex"),
         ("name: x\n", "top-level 'codes:' list"),
         ("codes: [\n", "not valid YAML (expected the node content"),
     ],

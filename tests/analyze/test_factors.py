@@ -62,7 +62,7 @@ def test_cue_only_coder_works_without_weights():
 def test_custom_codebook_without_model_labels_falls_back_to_cues(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(
-        "codes:\n  - id: ads\n    category: technology\n    description: Advertising\n    cues: ['ads?', 'adverts?']\n"
+        "codes:\n  - id: ads\n    label: Ads\n    category: technology\n    description: Advertising\n    cues: ['ads?', 'adverts?']\n"
     )
     coder = FactorCoder(load_codebook(path))
     assert coder.method == "cues"
@@ -84,7 +84,7 @@ def test_user_codes_added_to_the_shipped_codebook_use_cues_beside_the_model(tmp_
     from reviewmine.analyze.codebook import shipped_codebook_path
 
     data = yaml.safe_load(shipped_codebook_path().read_text())
-    data["codes"].append({"id": "ads", "category": "technology", "description": "Advertising", "cues": ["ads?"]})
+    data["codes"].append({"id": "ads", "label": "Ads", "category": "technology", "description": "Advertising", "cues": ["ads?"]})
     path = tmp_path / "extended.yaml"
     path.write_text(yaml.safe_dump(data))
     coder = FactorCoder(load_codebook(path))
@@ -128,6 +128,7 @@ def test_cue_matching_equals_plain_case_insensitive_regexes_on_tricky_text(tmp_p
     raw["codes"].append(
         {
             "id": "user_extra",
+            "label": "User extra",
             "category": "user",
             "description": "a user's own cues",
             "cues": [r"\x41pp store", r"(?-i:US)", "İstanbul", "sıkıntı", "^why", r"sucks$", "[A-Z]{2}X"],
@@ -162,7 +163,7 @@ def test_codebook_rejects_a_cue_that_cannot_be_combined():
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cb.yaml"
-        path.write_text("codes:\n  - {id: a, category: user, description: x, cues: ['(?i)ads?']}\n")
+        path.write_text("codes:\n  - {id: a, label: A, category: user, description: x, cues: ['(?i)ads?']}\n")
         with pytest.raises(CodebookError, match="inline flags scoped"):
             load_codebook(path)
 

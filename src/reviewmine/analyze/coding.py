@@ -10,7 +10,7 @@ import pandas as pd
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
 from reviewmine.config import default_data_dir
-from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_frame
+from reviewmine.io import read_table, refuse_overwrite, remove_stale_temps, stage_dirs, write_frame
 
 
 def coded_rows(results: list[CodedReview]) -> pd.DataFrame:
@@ -58,6 +58,7 @@ def code(
     ``{``; write ``.xlsx`` to open it in a spreadsheet.
     """
     refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
+    remove_stale_temps(Path(out).parent, Path(out).name)  # what a killed run left beside ``out``
     df = read_table(input, required=[text_col, id_col, title_col or ""])
     if title_col is None and "title" in df.columns:
         title_col = "title"

@@ -17,22 +17,35 @@ How a review is coded (every step leaves a trace in the output):
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import multiprocessing as mp
 import os
 import re
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ahocorasick
 import numpy as np
 
-from reviewmine.analyze.codebook import Codebook, cue_pattern, format_codes, load_codebook
+from reviewmine.analyze.codebook import (
+    Codebook,
+    cue_pattern,
+    format_codes,
+    has_repeat,
+    load_codebook,
+    parse_tree,
+)
 from reviewmine.analyze.sentiment import (
     DomainVader,
     SentimentResult,
@@ -40,13 +53,14 @@ from reviewmine.analyze.sentiment import (
     shipped_model_path,
 )
 from reviewmine.analyze.textmodel import LinearTextModel
-from reviewmine.errors import ReviewmineError
+from reviewmine.errors import CodebookError, ReviewmineError
 
 PRESENCE_MODEL = "coder_presence.npz"
 POLARITY_MODEL = "coder_polarity.npz"
 SENTENCE_MODEL = "coder_sentence.npz"
 BATCH = 5000  # reviews per batch: coded together, and the unit handed to a worker
 MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
+CUE_TIMEOUT = 1.0  # seconds a repeating cue may take on one text (real cues take microseconds)
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -81,6 +95,66 @@ class CodedReview:
 _CASE_TRAPS = frozenset("\u017f\u212a\u0131\u0130\u212b")
 
 
+class _CueTimeout(Exception):
+    pass
+
+
+_cue_started: float | None = None  # when the running TimedPattern call began (None: none runs)
+
+
+def _check_cue_time(signum, frame) -> None:
+    if _cue_started is not None and time.monotonic() - _cue_started > CUE_TIMEOUT:
+        raise _CueTimeout
+
+
+class TimedPattern:
+    """A cue pattern that repeats (``+``, ``*``, ``{2,}``), run under ``CUE_TIMEOUT``.
+
+    The codebook refuses nested repeats at load, but ``.*.*x`` is still polynomial: ~2 min on
+    one 5,000-character review. A cue that runs too long stops the run with one line naming
+    it. While ``CueMatcher.time_limit`` is active, a SIGALRM ticker checks the running call
+    four times a second (``re`` handles signals while it backtracks), so a call costs one
+    clock read. The ``regex`` package's ``timeout=`` would change how case-insensitive cues
+    match some non-ASCII letters ("İstanbul" no longer matches "ISTANBUL") and is slower.
+    Cues without repeats do bounded work per text position and need no limit.
+    """
+
+    __slots__ = ("_pattern", "_what")
+
+    def __init__(self, source: str, flags: int, what: str):
+        self._pattern = re.compile(source, flags)
+        self._what = what
+
+    def search(self, text: str) -> re.Match | None:
+        return self._bounded(self._pattern.search, text)
+
+    def finditer(self, text: str) -> list[re.Match]:
+        return self._bounded(lambda t: list(self._pattern.finditer(t)), text)
+
+    def _bounded(self, run: Callable, text: str):
+        global _cue_started
+        _cue_started = time.monotonic()
+        try:
+            return run(text)
+        except _CueTimeout:
+            raise CodebookError(
+                f"{self._what} took over {CUE_TIMEOUT:g} s on one text of {len(text):,} "
+                "characters; simplify it (fewer open-ended repeats such as .* or \\w+)"
+            ) from None
+        finally:
+            _cue_started = None
+
+
+def _compile_cues(codebook: Codebook, code: str, cues, flags: int):
+    """``re`` for cues that cannot repeat, a ``TimedPattern`` for the rest."""
+    source = cue_pattern(cues)
+    risky = [cue for cue in cues if has_repeat(cue)]
+    if not risky:
+        return re.compile(source, flags)
+    shown = ", ".join(repr(cue) for cue in risky)
+    return TimedPattern(source, flags, f"codebook {codebook.name!r}: code '{code}': cue {shown}")
+
+
 class CueMatcher:
     """Finds the codebook's cue patterns in sentences (case-insensitive, whole words: a cue
     never matches inside a longer word, and cues may start or end with "$" or ".").
@@ -93,20 +167,19 @@ class CueMatcher:
     """
 
     def __init__(self, codebook: Codebook):
-        self.patterns: dict[str, re.Pattern] = {}
-        self._cues: list[tuple[str, re.Pattern]] = []
+        self.patterns: dict[str, re.Pattern | TimedPattern] = {}
+        self._cues: list[tuple[str, re.Pattern | TimedPattern]] = []
         self._always: list[int] = []  # cues without a usable literal
         by_literal: dict[str, set[int]] = {}
         for c in codebook.codes:
             if not c.cues:
                 continue
-            self.patterns[c.id] = re.compile(cue_pattern(c.cues), re.IGNORECASE)
+            self.patterns[c.id] = _compile_cues(codebook, c.id, c.cues, re.IGNORECASE)
             for cue in c.cues:
-                source = cue_pattern([cue])
                 index = len(self._cues)
                 # MULTILINE: the review is searched as its sentences joined by line breaks.
-                self._cues.append((c.id, re.compile(source, re.IGNORECASE | re.MULTILINE)))
-                literals = required_literals(source)
+                self._cues.append((c.id, _compile_cues(codebook, c.id, [cue], re.IGNORECASE | re.MULTILINE)))
+                literals = required_literals(cue_pattern([cue]))
                 if not literals or not all(x.isascii() for x in literals):
                     self._always.append(index)
                     continue
@@ -117,6 +190,22 @@ class CueMatcher:
             self._literal_finder.add_word(literal, tuple(cues))
         if len(self._literal_finder):
             self._literal_finder.make_automaton()
+
+    @contextmanager
+    def time_limit(self) -> Iterator[None]:
+        """Hold repeating cues to ``CUE_TIMEOUT`` while the body runs. Signals reach only the
+        main thread, so elsewhere the time is not bounded (forked workers run in theirs)."""
+        timed = any(isinstance(p, TimedPattern) for _, p in self._cues)
+        if not timed or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, _check_cue_time)
+        signal.setitimer(signal.ITIMER_REAL, 0.25, 0.25)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
     def match(self, sentence: str) -> dict[str, list[str]]:
         """Cue hits of one sentence: ``{code: [matched words]}``."""
@@ -151,8 +240,10 @@ class CueMatcher:
 def required_literals(pattern: str) -> set[str] | None:
     """Strings of which every match of ``pattern`` contains at least one (``None``: no such
     set found). A cheap ``in`` test on them lets a review skip the regex entirely."""
+    tree = parse_tree(pattern)
+    if tree is None:
+        return None
     import re._constants as C
-    import re._parser as P
 
     def required(seq) -> set[str] | None:
         candidates, run = [], []
@@ -180,7 +271,7 @@ def required_literals(pattern: str) -> set[str] | None:
             candidates.append({"".join(run)})
         return max(candidates, key=lambda c: min(map(len, c)), default=None)
 
-    return required(P.parse(pattern))
+    return required(tree)
 
 
 def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:
@@ -254,7 +345,8 @@ class FactorCoder:
             fulls.append(full[:MAX_CHARS])
         sentiments = self.sentiment.score_many(fulls)
         sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
-        cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
+        with self.cues.time_limit():
+            cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
         review_cues = [merge_cue_hits(hits) for hits in cue_hits]
         if self.presence is not None:
             review_p = self.presence.proba([presence_text(f, c) for f, c in zip(fulls, review_cues, strict=True)])
@@ -331,6 +423,26 @@ def _code_in_worker(batch: tuple[list[str], list[str] | None]):
     return _FORKED_FINISH(_FORKED_CODER.code_texts(*batch))
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _init_worker(parent: int) -> None:
+    """Tie a worker's life to its parent's. A parent killed by SIGKILL runs no cleanup, and
+    its workers (hundreds of MB each) would wait forever on the result pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # The watchdog covers platforms without prctl and a parent that died before the prctl.
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watchdog", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _unchanged(results: list[CodedReview]) -> list[CodedReview]:
     return results
 
@@ -361,7 +473,10 @@ def code_batches(
         return
     global _FORKED_CODER, _FORKED_FINISH
     _FORKED_CODER, _FORKED_FINISH = coder, finish
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+    others = set(mp.active_children())
+    pool = ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("fork"), initializer=_init_worker, initargs=(os.getpid(),)
+    )
     try:
         in_flight = deque(pool.submit(_code_in_worker, b) for b in (first, second))
         for batch in iterator:
@@ -370,6 +485,12 @@ def code_batches(
             in_flight.append(pool.submit(_code_in_worker, batch))
         while in_flight:
             yield _result(in_flight.popleft())
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM, an error, or the consumer gave up): nobody will read the
+        # batches in flight, so the workers stop now rather than finish them first.
+        for worker in set(mp.active_children()) - others:
+            worker.kill()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _FORKED_CODER, _FORKED_FINISH = None, None
