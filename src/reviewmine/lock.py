@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reviewmine.errors import InputError, ReviewmineError
-from reviewmine.io import remove_stale_temps
+from reviewmine.io import remove_stale_temps, write_error
 
 LOCK_FILE = Path("state") / ".lock"
 # Where the stages write inside a data directory (the user may keep other files beside them).
@@ -41,9 +41,8 @@ def data_dir_lock(data_dir: str | Path, create: bool = True) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise InputError(
-            f"data dir {data_dir} is not writable (cannot create {LOCK_FILE}: {exc.strerror}); "
-            "pass --data-dir with a directory you can write to"
+        raise write_error(data_dir, exc) or InputError(
+            f"{data_dir}: cannot write ({exc.strerror}); pass --data-dir with a directory you can write to"
         ) from None
     try:
         try:

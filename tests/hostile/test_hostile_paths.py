@@ -130,7 +130,7 @@ def test_export_refuses_to_replace_the_processed_reviews(processed):
 
 @pytest.mark.parametrize("stage", ["raw", "state"])
 def test_export_refuses_to_write_into_the_collectors_directories(processed, stage):
-    (processed / stage).mkdir()
+    (processed / stage).mkdir(exist_ok=True)
     result = runner.invoke(app, ["export", "--data-dir", str(processed), "--out", str(processed / stage / "x.csv")])
     one_error_line(result, f"inside {processed / stage}", "'reviewmine collect'")
     assert not (processed / stage / "x.csv").exists()
@@ -392,7 +392,7 @@ def test_not_utf8_offset_in_topics_input(tmp_path):
     ("args", "expected"),
     [
         (["code", "folder", "--out", "o.csv"], "error: folder: is a directory; pass a CSV or Parquet file"),
-        (["topics", "folder", "--out", "t"], "error: folder: is a directory; pass a CSV file"),
+        (["topics", "folder", "--out", "t"], "error: folder: is a directory; pass a CSV or Parquet file"),
         (["code", "x.csv", "--out", "o.csv", "--codebook", "folder"],
          "error: folder: is a directory; pass a codebook YAML file"),
         (["process", "--data-dir", "d", "--no-raw", "--input", "x.csv", "--mapping", "folder"],

@@ -63,7 +63,8 @@ def reviews_generation(data_dir: Path | str) -> str:
     """
     path = reviews_path(data_dir)
     if path.is_file():
-        metadata = pq.read_schema(path).metadata or {}
+        with damaged_parquet(path):
+            metadata = pq.read_schema(path).metadata or {}
         found = metadata.get(GENERATION_KEY.encode())
         return found.decode() if found else "sha256:" + file_sha256(path)
     if path.is_dir():
