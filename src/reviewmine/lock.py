@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from reviewmine.errors import InputError, ReviewmineError
-from reviewmine.io import remove_stale_temps, write_error
+from reviewmine.io import remove_stale_temps, require_data_dir, write_error
 
 LOCK_FILE = Path("state") / ".lock"
 # Where the stages write inside a data directory (the user may keep other files beside them).
@@ -32,10 +33,11 @@ def data_dir_lock(data_dir: str | Path, create: bool = True) -> Iterator[None]:
     killed runs left in the stages' directories (``STAGE_DIRS``) are removed first. With ``create=False`` a data
     directory that does not exist is left alone (the command itself reports it).
     """
-    data_dir = Path(data_dir)
+    data_dir = require_data_dir(data_dir)
     if not create and not data_dir.is_dir():
         yield
         return
+    new_dir = not data_dir.exists()
     path = data_dir / LOCK_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,13 @@ def data_dir_lock(data_dir: str | Path, create: bool = True) -> Iterator[None]:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         for sub in STAGE_DIRS:
             remove_stale_temps(data_dir / sub)
-        yield
+        try:
+            yield
+        except BaseException:
+            # A run that failed before writing anything (a bad option, say) leaves no data
+            # directory behind that only this lock made.
+            if new_dir and [p for p in data_dir.rglob("*") if p.is_file()] == [path]:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            raise
     finally:
         os.close(fd)  # releases the flock

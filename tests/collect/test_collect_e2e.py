@@ -265,7 +265,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(env, tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
     res = runner.invoke(cli_app, ["collect", "--catalog", str(env["catalog"]), "--data-dir", str(blocker / "d")])
-    assert res.exit_code == 2 and "not writable" in res.output
+    assert res.exit_code == 2 and "cannot write" in res.output
     res = runner.invoke(cli_app, ["collect", "--catalog", str(env["catalog"]), "--data-dir",
                                   str(tmp_path / "d"), "--stores", "play"])
     assert res.exit_code == 2 and "unknown store 'play'" in res.output

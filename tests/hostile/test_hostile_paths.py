@@ -50,7 +50,9 @@ def texts_csv(path: Path, texts: list[str]) -> Path:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes, except the data directory's lock (which holds the last run's pid)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).as_posix() != "state/.lock"}
 
 
 @pytest.fixture
