@@ -33,13 +33,6 @@ from reviewmine.schema import REVIEW_SCHEMA
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "secrets" / "pseudonym.key"
-    monkeypatch.setenv("REVIEWMINE_KEY_FILE", str(path))
-    return path
-
-
 @pytest.fixture(scope="module")
 def sample() -> pd.DataFrame:
     frame = pd.read_csv(sample_dir() / "reviews_sample.csv", dtype=str, keep_default_na=False)

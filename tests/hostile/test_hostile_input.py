@@ -17,14 +17,6 @@ from reviewmine.io import read_table
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private pseudonymisation key per test, outside its data directory."""
-    path = tmp_path / "secrets" / "pseudonym.key"
-    monkeypatch.setenv("REVIEWMINE_KEY_FILE", str(path))
-    return path
-
-
 def error_line(result) -> str:
     """The single ``error:`` line of a failed command (exit 2, no traceback)."""
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
