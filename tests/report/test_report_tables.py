@@ -153,3 +153,27 @@ def test_signed_numbers_never_read_minus_zero():
 
     assert _signed(-0.04) == "0.0" and _signed(0.04) == "0.0" and _signed(-0.06) == "-0.1" and _signed(1.25, 2) == "+1.25"
     assert _net_ci(-0.0001, -0.0004, 0.0003) == "0.0 (0.0 to 0.0)"
+
+
+def test_app_mean_trend_counts_each_app_once():
+    from reviewmine.report.figures import app_mean_shares
+
+    rows = []
+    for month in ("2024-01", "2024-02"):
+        rows.append(("big", month, 1000, "c", "barrier", 100))   # 10%
+        rows.append(("small", month, 40, "c", "barrier", 20))    # 50%
+        rows.append((ALL_APPS, month, 1040, "c", "barrier", 120))  # pooled 11.5%
+    trends = pd.DataFrame(rows, columns=["app", "month", "n_reviews", "code", "polarity", "count"])
+    mean = app_mean_shares(trends, pd.Index(["2024-01", "2024-02"]), "c", "barrier", window=1, min_window_reviews=20)
+    assert mean.tolist() == pytest.approx([0.3, 0.3])
+    too_small = app_mean_shares(trends, pd.Index(["2024-01", "2024-02"]), "c", "barrier", window=1, min_window_reviews=50)
+    assert too_small.tolist() == pytest.approx([0.1, 0.1])  # the small app is left out below 50 reviews
+
+
+def test_pooled_trend_figure_also_draws_the_mean_of_apps(tables):
+    from reviewmine.report.figures import monthly_trends
+
+    fig = monthly_trends(tables["trends_by_month"])
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert names == ["barrier, pooled", "barrier, mean of apps", "facilitator, pooled", "facilitator, mean of apps"]
+    assert "pooled and mean of apps" in fig.get_suptitle()

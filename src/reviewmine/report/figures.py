@@ -9,6 +9,7 @@ notebooks can show them and ``draw_figures`` can save them.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -190,9 +191,33 @@ def barriers_facilitators(net: pd.DataFrame, summary: pd.DataFrame, small_n: int
     return fig
 
 
+def app_mean_shares(trends: pd.DataFrame, months: pd.Index, code: str, polarity: str, window: int = 3,
+                    min_window_reviews: int = 20) -> np.ndarray:
+    """Per month, the mean over apps of each app's rolling-window share (apps with at least
+    ``min_window_reviews`` reviews in the window): every app counts once, however large."""
+    apps = trends[trends["app"] != ALL_APPS]
+    shares = []
+    for _, data in apps.groupby("app"):
+        n = data.drop_duplicates("month").set_index("month")["n_reviews"].reindex(months, fill_value=0)
+        k = data[(data["code"] == code) & (data["polarity"] == polarity)].set_index("month")["count"]
+        k = k.reindex(months, fill_value=0)
+        n_window = n.rolling(window, center=True, min_periods=1).sum().to_numpy()
+        k_window = k.rolling(window, center=True, min_periods=1).sum().to_numpy()
+        shares.append(np.where(n_window >= min_window_reviews, k_window / np.maximum(n_window, 1), np.nan))
+    if not shares:
+        return np.full(len(months), np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # months no app covers: NaN
+        return np.nanmean(np.vstack(shares), axis=0)
+
+
 def monthly_trends(trends: pd.DataFrame, app: str = ALL_APPS, top_factors: int = 6,
                    window: int = 3, min_window_reviews: int = 20) -> Figure | None:
-    """Barrier and facilitator shares of the most raised factors per month (rolling window)."""
+    """Barrier and facilitator shares of the most raised factors per month (rolling window).
+
+    For all apps, the pooled share (solid; large apps weigh more, so it partly shows which
+    apps were reviewed when) is drawn beside the mean of the apps' shares (dashed; each app
+    counts once)."""
     data = trends[trends["app"] == app]
     if data.empty:
         return None
@@ -216,7 +241,13 @@ def monthly_trends(trends: pd.DataFrame, app: str = ALL_APPS, top_factors: int =
                 k = cell.reindex(months.strftime("%Y-%m"), fill_value=0).to_numpy()
                 k_window = pd.Series(k).rolling(window, center=True, min_periods=1).sum().to_numpy()
                 share = np.where(n_window >= min_window_reviews, k_window / np.maximum(n_window, 1), np.nan)
-                ax.plot(x, share, color=colour, linewidth=1.1, label=polarity)
+                pooled = app == ALL_APPS
+                ax.plot(x, share, color=colour, linewidth=1.1, label=f"{polarity}, pooled" if pooled else polarity)
+                if pooled:
+                    balanced = app_mean_shares(trends, months.strftime("%Y-%m"), code, polarity, window,
+                                               min_window_reviews)
+                    ax.plot(x, balanced, color=colour, linewidth=0.9, linestyle="--",
+                            label=f"{polarity}, mean of apps")
             ax.set_title(labels[code], loc="left")
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
             ax.set_ylim(bottom=0)
@@ -225,11 +256,14 @@ def monthly_trends(trends: pd.DataFrame, app: str = ALL_APPS, top_factors: int =
             ax.set_visible(False)
         for ax in axes[-1]:
             ax.tick_params(axis="x", rotation=45)
-        axes.flat[0].legend(frameon=False, loc="upper left")
-        scope = "all apps" if app == ALL_APPS else app
+        scope = "all apps: pooled and mean of apps" if app == ALL_APPS else app
         fig.suptitle(f"Monthly share of reviews ({scope}; {window}-month rolling window, "
                      f"shown where it holds ≥{min_window_reviews} reviews)", x=0.01, ha="left", fontsize=8)
         fig.tight_layout()
+        # below the panels, where it hides no line
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(names),
+                   frameon=False, fontsize=6.5)
     return fig
 
 
