@@ -111,3 +111,32 @@ def test_topic_info_says_which_coded_factor_dominates_each_topic(analysed):
     assert row["coded_factor_share"] == round(len(with_code) / len(members), 4)
     per_code = codes[codes["review_key"].isin(members)].groupby("code")["review_key"].nunique()
     assert per_code.max() == len(with_code)
+
+
+def test_export_with_codes_joins_sentiment_codes_and_evidence(analysed, tmp_path):
+    from reviewmine.analyze.outputs import export_with_codes
+
+    out = tmp_path / "coded.csv"
+    n = export_with_codes(analysed, out, app="Calm")
+    table = pd.read_csv(out, dtype={"codes": str}, keep_default_na=False)
+    assert n == len(table) > 0 and set(table["app"]) == {"calm"}
+    codes = pd.read_parquet(analysed / "processed" / "codes.parquet")
+    coded = table[table["n_codes"] > 0].iloc[0]
+    mine = codes[codes["review_key"] == coded["review_key"]]
+    assert coded["n_codes"] == len(mine) and set(coded["codes"].split("|")) == {f"{c}:{p}" for c, p in zip(mine["code"], mine["polarity"], strict=True)}
+    assert all(f"{c}: {e}" in coded["evidence"] for c, e in zip(mine["code"], mine["evidence"], strict=True))
+    assert table["at"].str.match(r"\d{4}-\d{2}-\d{2}T").all()
+
+
+def test_export_with_codes_refuses_outputs_of_an_older_process_run(analysed, tmp_path):
+    import shutil
+
+    from reviewmine.analyze.outputs import export_with_codes
+    from reviewmine.errors import InputError
+
+    data = tmp_path / "data"
+    shutil.copytree(analysed / "processed", data / "processed")
+    reviews = pd.read_parquet(data / "processed" / "reviews.parquet")
+    reviews.to_parquet(data / "processed" / "reviews.parquet")  # another generation (no process stamp)
+    with pytest.raises(InputError, match="was made from an older processed/reviews.parquet"):
+        export_with_codes(data, tmp_path / "x.csv")

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from reviewmine.analyze.codebook import Codebook, load_codebook
-from reviewmine.analyze.pipeline import RUN_KEY, SUMMARY_FILE
+from reviewmine.analyze.outputs import current_outputs
+from reviewmine.analyze.pipeline import SUMMARY_FILE
 from reviewmine.errors import InputError
 from reviewmine.io import require_data_dir
-from reviewmine.process.schema import GENERATION_KEY
 
 ALL_APPS = "(all apps)"
 POLARITIES = ("barrier", "facilitator", "neutral")
@@ -96,7 +95,7 @@ def load_inputs(
             )
     generation = reviews_generation(data_dir)
     summaries = {name: _read_json(proc / name) for name in ("process_summary.json", SUMMARY_FILE)}
-    analysis = _analysis_files(proc, data_dir, summaries[SUMMARY_FILE], generation)
+    analysis = current_outputs(data_dir, generation, summaries[SUMMARY_FILE])
     if summaries["process_summary.json"].get("generation", generation) != generation:
         raise InputError(
             f"{proc / 'process_summary.json'}: does not belong to {reviews_file.name} (a process "
@@ -155,31 +154,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{path}: not readable JSON; run the stage that writes it again") from None
-
-
-def _analysis_files(proc: Path, data_dir: Path, summary: dict, generation: str) -> set[str]:
-    """The analysis outputs the report may read (those of the last analyze run), after
-    checking that each is of that run and that the run read the current reviews."""
-    rerun = f"run 'reviewmine analyze --data-dir {data_dir}'"
-    if not summary.get("run_id") or not isinstance(summary.get("outputs"), dict):
-        raise InputError(
-            f"{proc / SUMMARY_FILE}: written by an older reviewmine without a run id; {rerun}"
-        )
-    if summary.get("generation") != generation:
-        raise InputError(
-            f"{proc / 'review_scores.parquet'}: was made from an older processed/reviews.parquet; {rerun}"
-        )
-    outputs = {name for name in summary["outputs"] if name in ("review_scores", "codes", "topics", "topic_info")}
-    for name in sorted(outputs | {"review_scores", "codes"}):
-        path = proc / f"{name}.parquet"
-        metadata = (pq.read_schema(path).metadata or {}) if path.is_file() else {}
-        if (metadata.get(RUN_KEY.encode(), b"").decode() != summary["run_id"]
-                or metadata.get(GENERATION_KEY.encode(), b"").decode() != generation):
-            raise InputError(
-                f"{path}: is not an output of the last analyze run ({summary['run_id']}), "
-                f"which was interrupted or whose files were replaced; {rerun}"
-            )
-    return outputs
 
 
 def app_order(scores: pd.DataFrame) -> list[str]:

@@ -1,0 +1,109 @@
+"""Reading the analyze stage's outputs back: checked to be one run of the current reviews.
+
+``current_outputs`` is the check every reader of ``processed/`` analysis tables goes through
+(the report, the coded export): the outputs must be those ``analyze_summary.json`` lists, each
+stamped with that run's id, and the run must have read today's ``reviews.parquet``. Otherwise
+one line names the stage to re-run, and nothing stale is mixed into a result.
+
+``coded_reviews`` / ``export_with_codes`` give researchers the reviews joined with their
+sentiment, codes and evidence sentences in one table (``reviewmine export --with-codes``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from reviewmine.analyze.pipeline import RUN_KEY, SUMMARY_FILE
+from reviewmine.errors import InputError
+from reviewmine.process.schema import GENERATION_KEY
+
+ANALYSIS_TABLES = ("review_scores", "codes", "topics", "topic_info")
+CODED_COLUMNS = ["sentiment", "codes", "n_codes", "evidence"]
+
+
+def read_summary(data_dir: Path) -> dict:
+    """``processed/analyze_summary.json`` (one line naming the stage when missing or unreadable)."""
+    path = Path(data_dir) / "processed" / SUMMARY_FILE
+    if not path.exists():
+        raise InputError(f"{path}: not found; run 'reviewmine analyze --data-dir {data_dir}' first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path}: not readable JSON; run 'reviewmine analyze --data-dir {data_dir}' again") from None
+
+
+def current_outputs(data_dir: Path, generation: str, summary: dict | None = None) -> set[str]:
+    """The analysis tables of the last analyze run, after checking that each is of that run and
+    that the run read the reviews of ``generation`` (the current ``reviews.parquet``)."""
+    proc = Path(data_dir) / "processed"
+    summary = read_summary(data_dir) if summary is None else summary
+    rerun = f"run 'reviewmine analyze --data-dir {data_dir}'"
+    if not summary.get("run_id") or not isinstance(summary.get("outputs"), dict):
+        raise InputError(f"{proc / SUMMARY_FILE}: written by an older reviewmine without a run id; {rerun}")
+    if summary.get("generation") != generation:
+        raise InputError(f"{proc / 'review_scores.parquet'}: was made from an older processed/reviews.parquet; {rerun}")
+    outputs = {name for name in summary["outputs"] if name in ANALYSIS_TABLES}
+    for name in sorted(outputs | {"review_scores", "codes"}):
+        path = proc / f"{name}.parquet"
+        metadata = (pq.read_schema(path).metadata or {}) if path.is_file() else {}
+        if (metadata.get(RUN_KEY.encode(), b"").decode() != summary["run_id"]
+                or metadata.get(GENERATION_KEY.encode(), b"").decode() != generation):
+            raise InputError(
+                f"{path}: is not an output of the last analyze run ({summary['run_id']}), "
+                f"which was interrupted or whose files were replaced; {rerun}"
+            )
+    return outputs
+
+
+def coded_reviews(data_dir: str | Path, **filters) -> pd.DataFrame:
+    """The processed reviews (filtered as ``read_reviews`` filters them) with their review
+    sentiment, serialised codes, number of codes and ``evidence`` (``code: sentence`` per code,
+    joined by `` || ``). Reviews that were not analysed (other languages, spam, empty) keep empty
+    code columns.
+
+    >>> coded_reviews("data", app="calm", min_rating=1, max_rating=2)  # doctest: +SKIP
+    """
+    from reviewmine.process.reader import read_reviews, reviews_generation
+
+    data_dir = Path(data_dir)
+    current_outputs(data_dir, reviews_generation(data_dir))
+    reviews = read_reviews(data_dir, **filters)
+    proc = data_dir / "processed"
+    scores = pd.read_parquet(proc / "review_scores.parquet", columns=["review_key", "sentiment", "codes", "n_codes"])
+    codes = pd.read_parquet(proc / "codes.parquet", columns=["review_key", "code", "evidence"])
+    evidence = (
+        codes.assign(item=codes["code"] + ": " + codes["evidence"].fillna(""))
+        .groupby("review_key", sort=False)["item"].agg(" || ".join).rename("evidence")
+    )
+    out = reviews.merge(scores, on="review_key", how="left").merge(evidence, on="review_key", how="left")
+    out["codes"] = out["codes"].fillna("")
+    out["evidence"] = out["evidence"].fillna("")
+    out["n_codes"] = out["n_codes"].fillna(0).astype("int64")
+    return out
+
+
+def export_with_codes(data_dir: str | Path, out: str | Path, format: str | None = None,
+                      csv_raw_text: bool = False, **filters) -> int:
+    """Write :func:`coded_reviews` as CSV, Parquet or XLSX (the format from ``format`` or the
+    suffix), atomically and never over a stage output; returns the number of rows."""
+    from reviewmine.io import refuse_overwrite, stage_dirs, write_frame
+    from reviewmine.process.reader import EXPORT_FORMATS, XLSX_MAX_ROWS
+
+    out = Path(out)
+    fmt = (format or out.suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"--format {fmt or '?'}: use one of {', '.join(EXPORT_FORMATS)}")
+    refuse_overwrite(out, protected_dirs=stage_dirs(data_dir))
+    table = coded_reviews(data_dir, **filters)
+    if fmt == "xlsx" and len(table) > XLSX_MAX_ROWS:
+        raise InputError(f"{len(table):,} rows do not fit in an Excel sheet (max {XLSX_MAX_ROWS:,}); "
+                         "filter with --app/--since or export csv/parquet")
+    for name in table.columns:
+        if isinstance(table[name].dtype, pd.DatetimeTZDtype) and fmt != "parquet":
+            table[name] = table[name].dt.strftime("%Y-%m-%dT%H:%M:%SZ")  # Excel has no time zones
+    write_frame(table, out, format=fmt, csv_raw_text=csv_raw_text)
+    return len(table)
