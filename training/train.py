@@ -165,7 +165,25 @@ def cross_app(training_csv: Path, dev_csv: Path, min_reviews: int = 100) -> dict
         pred = [{h.code: h.polarity for h in r.codes} for r in coded]
         _, summary = compare(gold, pred, codebook)
         results[app] = {k: summary[k] for k in ("reviews", "micro_f1", "micro_f1_code_only", "polarity_accuracy")}
+        results[app]["confusion"] = label_confusion(gold, pred)
     return results
+
+
+def label_confusion(gold: list[dict[str, str]], pred: list[dict[str, str]]) -> dict[str, list[int]]:
+    """Per ``code:polarity`` label found in either coding: [TP, FP, FN, TN] over the reviews
+    (a review has the label when it has the code with that polarity). What the prevalence
+    correction needs: how often the coder finds a label that is there, and adds one that is not."""
+    labels = sorted({f"{c}:{p}" for coding in (*gold, *pred) for c, p in coding.items()})
+    out = {}
+    for label in labels:
+        code, polarity = label.split(":")
+        g = [x.get(code) == polarity for x in gold]
+        p = [y.get(code) == polarity for y in pred]
+        tp = sum(a and b for a, b in zip(g, p, strict=True))
+        fp = sum(b and not a for a, b in zip(g, p, strict=True))
+        fn = sum(a and not b for a, b in zip(g, p, strict=True))
+        out[label] = [tp, fp, fn, len(g) - tp - fp - fn]
+    return out
 
 
 def _evidence_sentence(full: str, span: list[int] | None, sentences: list[str]) -> str:

@@ -59,6 +59,20 @@ def current_outputs(data_dir: Path, generation: str, summary: dict | None = None
     return outputs
 
 
+def shipped_coder_used(analyze_summary: dict) -> bool:
+    """Whether the analysis was coded by the shipped coder: its codebook, its models (the
+    files analyze hashed are today's), the model and not cues alone. Only then do the shipped
+    coder's measured accuracy and error rates describe the codes."""
+    from reviewmine.analyze.pipeline import shipped_model_hashes
+
+    options = analyze_summary.get("options") or {}
+    return (
+        options.get("codebook") is None
+        and analyze_summary.get("coder_method") == "cues+model"
+        and analyze_summary.get("models") == shipped_model_hashes()
+    )
+
+
 def coded_reviews(data_dir: str | Path, **filters) -> pd.DataFrame:
     """The processed reviews (filtered as ``read_reviews`` filters them) with their review
     sentiment, serialised codes, number of codes and ``evidence`` (``code: sentence`` per code,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FunctionLoader, select_autoescape
 
+from reviewmine.analyze.outputs import shipped_coder_used
 from reviewmine.report.inputs import ALL_APPS, ReportInputs
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "analyze" / "models"
@@ -31,18 +32,6 @@ def model_files() -> list[Path]:
     """Every file of the shipped models: weights and the measured figures the methods quote."""
     return sorted(p for p in MODELS_DIR.glob("*.*") if p.is_file())
 
-
-def shipped_coder_used(analyze_summary: dict) -> bool:
-    """Whether the analysis was coded by the shipped coder: its codebook, its models (the
-    files analyze hashed are today's), the model and not cues alone."""
-    from reviewmine.analyze.pipeline import shipped_model_hashes
-
-    options = analyze_summary.get("options") or {}
-    return (
-        options.get("codebook") is None
-        and analyze_summary.get("coder_method") == "cues+model"
-        and analyze_summary.get("models") == shipped_model_hashes()
-    )
 
 
 def _template(name: str) -> str:
