@@ -46,7 +46,6 @@ class PartitionResult:
     failed: bool = False
 
 
-
 class PartitionWalker:
     """Walks partitions newest-first for one run, committing every page to the state."""
 
