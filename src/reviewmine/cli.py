@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from reviewmine.errors import ReviewmineError
+
+if TYPE_CHECKING:
+    from reviewmine.collect import CollectResult
 
 app = typer.Typer(
     name="reviewmine",
@@ -163,15 +166,13 @@ def collect(
     """
     from datetime import date
 
-    from reviewmine.collect import collect as run_collect
-    from reviewmine.collect import summary_table
     from reviewmine.errors import InputError
 
     try:
         since_date = date.fromisoformat(since) if since else None
     except ValueError:
         raise InputError(f"--since {since!r} is not a date; use YYYY-MM-DD") from None
-    result = run_collect(
+    result = _collect(
         catalog=catalog,
         data_dir=data_dir,
         apps=_split(apps),
@@ -179,11 +180,54 @@ def collect(
         countries=_split(countries),
         max_pages=max_pages,
         since=since_date,
-        console=console,
     )
-    out.print(summary_table(result))
     if result.failed:
         raise typer.Exit(1)
+
+
+def _collect(**options: object) -> CollectResult:
+    """Run ``collect``: notes on stderr as they come, a progress line per partition, then
+    the summary table."""
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    from reviewmine.collect import collect as run_collect
+
+    tasks: dict[str, TaskID] = {}
+
+    def show(label: str, status: str, done: bool) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(escape(label), total=None, status=status)
+        elif done:
+            bar.update(tasks[label], status=status, total=1, completed=1)
+        else:
+            bar.update(tasks[label], status=status)
+
+    def note(message: str) -> None:
+        console.print(message, highlight=False, soft_wrap=True, markup=False)
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("[dim]{task.fields[status]}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as bar:
+        result = run_collect(**options, on_message=note, progress=show)
+    out.print(summary_table(result))
+    return result
+
+
+def summary_table(result: CollectResult) -> Table:
+    """The end-of-run table: new, updated, pages, retries and stop reason per app/store/partition."""
+    t = Table(title=f"collect run {result.run_id}")
+    for col in ("app", "store", "partition", "new", "updated", "pages", "retries", "stop"):
+        t.add_column(col, justify="right" if col in ("new", "updated", "pages", "retries") else "left")
+    for p in result.partitions:
+        stop = f"[red]{p.stop_reason}[/]" if p.failed else p.stop_reason
+        t.add_row(escape(p.app), p.store, escape(p.partition), str(p.new), str(p.updated), str(p.pages), str(p.retries), stop)
+    t.add_section()
+    t.add_row("total", "", "", str(result.new), str(result.updated),
+              str(sum(p.pages for p in result.partitions)),
+              str(sum(p.retries for p in result.partitions)),
+              "[red]some failed[/]" if result.failed else "ok")
+    return t
 
 
 @app.command("apps")
@@ -577,11 +621,7 @@ def run(
 
     failed = False
     if collect_:
-        from reviewmine.collect import collect as run_collect
-        from reviewmine.collect import summary_table
-
-        result = run_collect(catalog=catalog, data_dir=data_dir, apps=_split(apps), console=console)
-        out.print(summary_table(result))
+        result = _collect(catalog=catalog, data_dir=data_dir, apps=_split(apps))
         failed = bool(result.failed)
     _print_process(run_process(data_dir), data_dir)
     _print_analyze(_run_analyze(data_dir, ("en",), False, None, topics, "static", 42), data_dir)

@@ -3,14 +3,13 @@
 One ``StoreClient`` per store: an ``httpx.Client`` with TLS verification on, explicit
 connect/read timeouts and a cookie jar kept across pages (Google Play routes page N+1 by its
 ``NID`` cookie); a per-store rate limit; retries with exponential backoff and full jitter that
-honour ``Retry-After``; typed errors; and every exchange appended verbatim to the raw layer.
+honour ``Retry-After``; typed errors; and every exchange appended verbatim to the raw layer
+by a :class:`~reviewmine.collect.capture.CaptureTransport` wrapped around the real transport.
 Tests swap the transport (``httpx.MockTransport``) or point the base URL at a local fake store.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import os
 import random
@@ -19,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import httpx
+from httpx._utils import get_environment_proxies  # the proxy rules httpx applies itself
 
 from reviewmine import __version__
+from reviewmine.collect.capture import CAPTURE, CaptureTransport, RawHttpLog
+from reviewmine.collect.capture import read_raw_log as read_raw_log  # tests read logs from here
 from reviewmine.collect.errors import (
     NotFoundError,
     ServerError,
@@ -33,7 +34,6 @@ from reviewmine.collect.errors import (
 )
 
 USER_AGENT = f"reviewmine/{__version__} (research; +https://github.com/reviewmine)"
-_KEPT_HEADERS = ("content-type", "content-length", "retry-after", "date")
 
 
 def _env_float(name: str, default: float) -> float:
@@ -119,65 +119,6 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-class RawHttpLog:
-    """Appends every HTTP exchange, verbatim, to ``<root>/<store>__<app>.jsonl.gz``.
-
-    Each record is its own gzip member, written and flushed at once, so a killed process leaves
-    at most one incomplete trailing record (``read_raw_log`` skips it).
-    """
-
-    def __init__(self, root: Path, run_id: str) -> None:
-        self.root = root
-        self.run_id = run_id
-
-    def path(self, store: str, app: str) -> Path:
-        return self.root / f"{store}__{app}.jsonl.gz"
-
-    def append(self, store: str, app: str, record: dict) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(
-            {"run_id": self.run_id, "tool_version": __version__, "store": store, "app": app}
-            | record,
-            ensure_ascii=False,
-        )
-        with open(self.path(store, app), "ab") as fh:
-            fh.write(gzip.compress(line.encode("utf-8") + b"\n"))
-            fh.flush()
-
-
-def read_raw_log(path: Path) -> list[dict]:
-    """The records of one raw HTTP log file (a cut-off last record is skipped)."""
-    records: list[dict] = []
-    data = path.read_bytes()
-    try:
-        text = gzip.decompress(data).decode("utf-8")
-    except (EOFError, gzip.BadGzipFile, OSError):
-        text = _decompress_members(data)
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
-
-
-def _decompress_members(data: bytes) -> str:
-    import zlib
-
-    out: list[bytes] = []
-    while data:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out.append(d.decompress(data))
-        except zlib.error:
-            break
-        if not d.eof:
-            break
-        data = d.unused_data
-    return b"".join(out).decode("utf-8", errors="replace")
-
-
 class StoreClient:
     """Polite, retrying HTTP client for one store, recording every exchange.
 
@@ -215,11 +156,17 @@ class StoreClient:
             headers={"User-Agent": USER_AGENT},
             verify=True,
             follow_redirects=True,
-            transport=transport,
+            **_transports(store, raw, transport),
         )
 
     def close(self) -> None:
         self.client.close()
+
+    def __enter__(self) -> StoreClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After if given, else full jitter."""
@@ -263,34 +210,14 @@ class StoreClient:
         raise last
 
     def _send_once(self, method, path, *, app, params, data, attempt) -> httpx.Response:
-        started = datetime.now(UTC)
-        t0 = time.monotonic()
-        record = {
-            "method": method,
-            "url": str(self.client.build_request(method, path, params=params).url),
-            "params": params,
-            "request_body": httpx.QueryParams(data).__str__() if data else None,
-            "attempt": attempt,
-            "fetched_at": started.isoformat(),
-        }
+        capture = {"app": app, "params": params, "attempt": attempt}
         try:
-            resp = self.client.request(method, path, params=params, data=data)
+            return self.client.request(method, path, params=params, data=data,
+                                       extensions={CAPTURE: capture})
         except httpx.TimeoutException as exc:
-            self._log(app, record | {"status": None, "error": f"timeout: {type(exc).__name__}"}, t0)
             raise StoreTransportError(f"{self.store}: timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
-            self._log(app, record | {"status": None, "error": f"{type(exc).__name__}: {exc}"}, t0)
             raise StoreTransportError(f"{self.store}: transport error {type(exc).__name__}") from None
-        headers = {k: resp.headers[k] for k in _KEPT_HEADERS if k in resp.headers}
-        self._log(
-            app, record | {"status": resp.status_code, "headers": headers, "body": resp.text}, t0
-        )
-        return resp
-
-    def _log(self, app: str, record: dict, t0: float) -> None:
-        if self.raw is not None:
-            record["elapsed_s"] = round(time.monotonic() - t0, 4)
-            self.raw.append(self.store, app, record)
 
     def _classify(self, resp: httpx.Response, retry_404: bool) -> None:
         status = resp.status_code
@@ -307,3 +234,24 @@ class StoreClient:
             err.retryable = retry_404
             raise err
         raise StoreError(where)
+
+
+def _transports(store: str, raw: RawHttpLog | None,
+                transport: httpx.BaseTransport | None) -> dict[str, object]:
+    """``httpx.Client`` transport arguments that route every request through raw capture.
+
+    Without a given transport httpx would build its own and honour the proxy variables of
+    the environment (``HTTPS_PROXY``, ``NO_PROXY`` ...); a given transport turns that off,
+    so the same proxy mounts are built here, each wrapped.
+    """
+    if raw is None:
+        return {"transport": transport}
+    if transport is not None:
+        return {"transport": CaptureTransport(transport, raw, store)}
+    mounts = {
+        pattern: None if url is None
+        else CaptureTransport(httpx.HTTPTransport(verify=True, proxy=url), raw, store)
+        for pattern, url in get_environment_proxies().items()
+    }
+    return {"transport": CaptureTransport(httpx.HTTPTransport(verify=True), raw, store),
+            "mounts": mounts}

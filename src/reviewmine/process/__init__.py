@@ -8,7 +8,7 @@ Public entry points:
 * :func:`find_names` / :func:`find_names_in_files` check outputs for reviewer names.
 """
 
-from reviewmine.process.pipeline import ProcessSummary, process
+from reviewmine.process.pipeline import process
 from reviewmine.process.privacy import (
     find_names,
     find_names_in_files,
@@ -16,6 +16,7 @@ from reviewmine.process.privacy import (
 )
 from reviewmine.process.reader import export, read_reviews, read_reviews_table, review_filter
 from reviewmine.process.schema import PROCESSED_SCHEMA
+from reviewmine.process.summary import ProcessSummary
 
 __all__ = [
     "PROCESSED_SCHEMA",
