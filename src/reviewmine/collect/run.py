@@ -251,7 +251,7 @@ def _collect_play(walker: PartitionWalker, client: StoreClient, app: CatalogApp,
         metadata.append(_meta_row("google_play", app, app_id, country0, lang0, details, run_id))
     except NotFoundError:
         msg = f"{app.slug}: Google Play app id {app_id!r} not found (details page 404); check the catalog"
-        emit(f"[red]{msg}[/]")
+        emit(msg)
         result.partitions.append(PartitionResult(app.slug, "google_play", "*", stop_reason="unknown_app", error=msg, failed=True))
         return
     except StoreError as exc:
@@ -270,7 +270,7 @@ def _collect_play(walker: PartitionWalker, client: StoreClient, app: CatalogApp,
                 fetch=fetch, client=client, keeps_token=True,
             )
             if res.failed:
-                emit(f"[red]{app.slug} google_play {lang}-{country}: {res.error}[/]")
+                emit(f"{app.slug} google_play {lang}-{country}: {res.error}")
             result.partitions.append(res)
 
 
@@ -303,12 +303,12 @@ def _collect_apple(walker: PartitionWalker, client: StoreClient, limiter: RateLi
             r.failed = False
             emit(f"{app.slug}: App Store app {app_id} is not in storefront {r.partition!r}; skipped")
     elif missing:
-        emit(f"[red]{app.slug}: App Store id {app_id} is unknown in every storefront tried "
-             f"({', '.join(countries)}); check the catalog[/]")
+        emit(f"{app.slug}: App Store id {app_id} is unknown in every storefront tried "
+             f"({', '.join(countries)}); check the catalog")
         for r in missing:
             r.stop_reason = "unknown_app"
     for r in results:
         if r.failed and r.stop_reason == "error":
-            emit(f"[red]{app.slug} app_store {r.partition}: {r.error}[/]")
+            emit(f"{app.slug} app_store {r.partition}: {r.error}")
     result.partitions.extend(results)
 
