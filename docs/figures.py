@@ -212,6 +212,7 @@ def coder_accuracy_page() -> str:
         lines.append(
             f"| {app} | {r['reviews']:,} | {r['micro_f1']:.3f} | {r['micro_f1_code_only']:.3f} | {r['polarity_accuracy']:.3f} |"
         )
+    lines += prevalence_section()
     lines += [
         "",
         "## Sentiment vs stars on apps left out of training (4-5 vs 1-2 stars, ROC AUC)",
@@ -308,3 +309,31 @@ def explore_build() -> str:
         f"{span(s, 'up_to_date_check_s', '{:.2f}')} s (`benchmarks/bench_explore.py --dev reviews_dev.csv`, "
         f"{len(b['runs'])} runs, {b['measured_at'][:10]})."
     )
+
+
+def prevalence_section() -> list[str]:
+    """How well corrected shares recover the coded shares of apps the coder never saw."""
+    p = _json(MODELS / "coder_prevalence.json")
+    lines = [
+        "",
+        "## Shares per app with the coder's error (leave one app out)",
+        "",
+        "For each app left out of training and each code x polarity its coders or the coder used, the",
+        "share of its reviews with that label: raw (coded by the tool), corrected for the coder's error",
+        "with error rates measured on the other apps only (`reviewmine.analyze.prevalence`), and as the",
+        "project's coders coded it (`python -m training.prevalence_check`).",
+        "",
+        "| measure | raw share (Wilson interval) | corrected share (interval with the coder's error) |",
+        "|---|---:|---:|",
+        f"| mean absolute error vs the coders' share | {p['raw_mae']:.4f} | {p['corrected_mae']:.4f} |",
+        f"| intervals that cover the coders' share | {p['raw_wilson_coverage']:.1%} | {p['corrected_coverage']:.1%} |",
+        "",
+        f"{p['labels_checked']} app x label pairs; {p['labels_corrected']} could be corrected (the others' error",
+        "rates were too uncertain: their corrected interval is 0-1, which covers by construction).",
+        "",
+        "| held-out app | labels | raw MAE | corrected MAE | corrected coverage |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for app, r in p["per_app"].items():
+        lines.append(f"| {app} | {r['labels']} | {r['raw_mae']:.4f} | {r['corrected_mae']:.4f} | {r['corrected_coverage']:.1%} |")
+    return lines
