@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reviewmine.config import default_data_dir, sample_dir
+from reviewmine import config
 
 DEMO_DATA_DIR = Path("data/demo")
 DEMO_SAMPLE = "reviews_sample.csv"
@@ -63,7 +63,7 @@ def run(
     from reviewmine.process import process
     from reviewmine.report import report
 
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
     apps = list(apps) if apps else None
     result = WorkflowResult(data_dir)
     stage = _Stages(on_start, on_done)
@@ -102,7 +102,7 @@ def demo(
 
 def demo_sample() -> Path:
     """The shipped sample of real reviews the demo runs on."""
-    return sample_dir() / DEMO_SAMPLE
+    return config.sample_dir() / DEMO_SAMPLE
 
 
 def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None):

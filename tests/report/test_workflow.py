@@ -15,7 +15,7 @@ from reviewmine.workflow import run
 def _copy(analysed_dir: Path, tmp_path: Path, monkeypatch, name: str = "data") -> Path:
     monkeypatch.setenv("REVIEWMINE_KEY_FILE", str(tmp_path / "secrets" / "key"))
     data_dir = tmp_path / name
-    shutil.copytree(analysed_dir, data_dir)
+    shutil.copytree(analysed_dir, data_dir, ignore=shutil.ignore_patterns("reports"))  # other tests' reports
     return data_dir
 
 
