@@ -15,7 +15,7 @@ from pathlib import Path
 
 from results import save
 
-from reviewmine.analyze.pipeline import analyze
+from reviewmine.analyze import analyze
 from reviewmine.config import sample_dir
 from reviewmine.process import process
 from reviewmine.report import report

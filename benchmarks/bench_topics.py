@@ -169,18 +169,14 @@ def main() -> None:
 
         # The coder's view of each topic (topic_info's coded_factor): the code found most
         # often in the topic's reviews of the corpus.
-        from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
+        from reviewmine.analyze.coding import text_batches
+        from reviewmine.analyze.factors import FactorCoder, code_batches
+        from reviewmine.analyze.pipeline import coded_factors
 
-        batches = ((texts[i : i + BATCH], None) for i in range(0, len(texts), BATCH))
-        coded = [r for results in code_batches(FactorCoder(), batches) for r in results]
-        corpus = pd.DataFrame({"topic_id": model.transform(texts)})
-        pairs = pd.DataFrame(
-            [(t, h.code) for t, r in zip(corpus["topic_id"], coded, strict=True) for h in r.codes],
-            columns=["topic_id", "code"],
-        )
-        top = pairs.groupby(["topic_id", "code"]).size().rename("n").reset_index()
-        top = top.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
-        coded_factor = dict(zip(top["topic_id"], top["code"], strict=True))
+        coded = [r for results in code_batches(FactorCoder(), text_batches(texts)) for r in results]
+        codes = pd.DataFrame([(i, h.code) for i, r in enumerate(coded) for h in r.codes], columns=["review_key", "code"])
+        top = coded_factors(codes, np.arange(len(texts)), model.transform(texts))
+        coded_factor = dict(zip(top["topic_id"], top["coded_factor"], strict=True))
         with_coded = [(coded_factor.get(int(t)), c) for t, c in zip(ids, codes, strict=True) if int(t) != -1]
         coded_hits = sum(f in c for f, c in with_coded if f)
         agree = sum(coded_factor.get(t) == f for t, f in model.topic_factor_.items() if f)

@@ -18,7 +18,7 @@ DRAWS = re.compile(r"\bfig\s*=|plt\.subplots|\.plot\(")
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory) -> Path:
     """The shipped sample processed and analysed with topics (the demo's output)."""
-    from reviewmine.analyze.pipeline import analyze
+    from reviewmine.analyze import analyze
     from reviewmine.config import sample_dir
     from reviewmine.process import process
 

@@ -40,17 +40,12 @@ from reviewmine.analyze.factors import (
     polarity_text,
     presence_text,
 )
-from reviewmine.analyze.sentences import split_sentences
+from reviewmine.analyze.sentences import review_texts, split_sentences
 from reviewmine.analyze.sentiment import DomainVader, SentimentScorer
 from reviewmine.analyze.textmodel import LinearTextModel
 
 MIT_DATASETS = ("et6_cdsp_group20", "et6_cdsp_group20_mixed", "meditation_proj", "mhard_sample")
 BETA_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
-
-
-def _review_text(df: pd.DataFrame) -> list[str]:
-    title = df["title"].fillna("") if "title" in df else ""
-    return (title + ". " + df["text"].fillna("")).str.strip(". ").tolist()
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -87,19 +82,19 @@ def train_sentiment(dev_csv: Path, out: Path) -> dict:
     auc_by_beta = {b: [] for b in BETA_GRID}
     for app in big_apps:
         fit_part, val_part = train[train["app_name"] != app], train[train["app_name"] == app]
-        model = LinearTextModel.fit(_review_text(fit_part), fit_part[["y"]].to_numpy(), ["positive"])
-        val_text = _review_text(val_part)
+        model = LinearTextModel.fit(review_texts(fit_part), fit_part[["y"]].to_numpy(), ["positive"])
+        val_text = review_texts(val_part)
         logit = model.decision(val_text)[:, 0]
         vmean = _vader_means(vader, val_text)
         for b in BETA_GRID:
             auc_by_beta[b].append(_auc(val_part["y"].to_numpy(), logit + b * vmean))
     beta = max(BETA_GRID, key=lambda b: float(np.mean(auc_by_beta[b])))
 
-    model = LinearTextModel.fit(_review_text(train), train[["y"]].to_numpy(), ["positive"])
+    model = LinearTextModel.fit(review_texts(train), train[["y"]].to_numpy(), ["positive"])
     path = out / "sentiment_stars.npz"
     model.save(path)
 
-    held_text = _review_text(held)
+    held_text = review_texts(held)
     y = held["y"].to_numpy()
     logit = model.decision(held_text)[:, 0]
     vmean = _vader_means(vader, held_text)

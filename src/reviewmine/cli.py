@@ -128,7 +128,19 @@ def locks_data_dir(create: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Project data directory.")]
+def _default_data_dir(value: Path | None) -> Path:
+    from reviewmine.config import default_data_dir
+
+    return value or default_data_dir()
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", callback=_default_data_dir, show_default=False,
+        help="Project data directory (default: $REVIEWMINE_DATA_DIR or ./data).",
+    ),
+]
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -142,9 +154,7 @@ def collect(
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped apps.yaml).")
     ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Project data directory (default ./data).")
-    ] = None,
+    data_dir: DataDir = None,
     apps: Annotated[str | None, typer.Option("--apps", help="Comma-separated app slugs.")] = None,
     stores: Annotated[
         str | None, typer.Option("--stores", help="google_play,app_store (default both).")
@@ -271,14 +281,14 @@ def code(
     id_col: Annotated[str, typer.Option("--id-col", help="Column with a row id, copied to 'uid'.")] = "uid",
     title_col: Annotated[str | None, typer.Option("--title-col", help="Title column (default: 'title' when the file has one).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
-    no_model: Annotated[bool, typer.Option("--no-model", help="Cues only: no learned weights.")] = False,
+    use_model: Annotated[bool, typer.Option("--use-model/--no-model", help="--no-model: cues only, no learned weights.")] = True,
 ) -> None:
     """Code each row with engagement factors: codes, polarity, evidence sentence, sentiment."""
     from reviewmine.analyze.codebook import load_codebook
     from reviewmine.analyze.coding import code as run_code
     from reviewmine.analyze.factors import FactorCoder
 
-    coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=not no_model)
+    coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
     result = run_code(input, out, text_col, id_col, title_col, codebook=codebook, coder=coder)
     coded = int((result["n_codes"] > 0).sum()) if len(result) else 0
     console.print(
@@ -297,19 +307,13 @@ def evaluate(
     title_col: Annotated[str | None, typer.Option("--title-col", help="Title column, used if present.")] = "title",
     codebook: Annotated[Path | None, typer.Option("--codebook")] = None,
     disagreements: Annotated[Path, typer.Option("--disagreements", help="Where to write rows that differ.")] = Path("disagreements.csv"),
-    no_model: Annotated[bool, typer.Option("--no-model", help="Evaluate the cue-only coder.")] = False,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+    use_model: Annotated[bool, typer.Option("--use-model/--no-model", help="--no-model: evaluate the cue-only coder.")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", "--json-out", help="Also write the figures as JSON.")] = None,
 ) -> None:
     """Agreement of automatic codes with hand codes: per-code P/R/F1, micro/macro F1, kappa."""
-    import json
-
-    from reviewmine.config import default_data_dir
     from reviewmine.evaluate import evaluate as run_evaluate
-    from reviewmine.io import refuse_overwrite, stage_dirs, write_atomic
 
-    if json_out:
-        refuse_overwrite(json_out, [gold, pred, codebook, disagreements], stage_dirs(default_data_dir()), "--json")
-    ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model=not no_model)
+    ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model, json_out)
     table = Table(
         title=f"Per-code agreement with {escape(gold.name)}",
         caption="precision/recall/f1: code and polarity must match; f1_code_only, kappa_presence: code alone; "
@@ -329,9 +333,6 @@ def evaluate(
         summary.add_row(key, str(value))
     out.print(summary)
     console.print(f"{len(ev.disagreements)} reviews differ -> {disagreements}", highlight=False, markup=False, soft_wrap=True)
-    if json_out:
-        with write_atomic(json_out) as tmp:
-            tmp.write_text(json.dumps(ev.summary, indent=2, allow_nan=False) + "\n")
 
 
 @app.command("sample-for-coding")
@@ -361,13 +362,13 @@ def sample_for_coding(
 @user_errors
 @locks_data_dir()
 def process(
-    data_dir: DataDir = Path("data"),
-    input: Annotated[list[Path] | None, typer.Option("--input", help="CSV/Parquet review file to import (repeatable); kept with earlier imports.")] = None,
-    map: Annotated[str | None, typer.Option("--map", help="Column mapping for imports, e.g. 'app=app_name,at=date'.")] = None,
+    data_dir: DataDir = None,
+    inputs: Annotated[list[Path] | None, typer.Option("--input", "--inputs", help="CSV/Parquet review file to import (repeatable); kept with earlier imports.")] = None,
+    column_map: Annotated[str | None, typer.Option("--map", "--column-map", help="Column mapping for imports, e.g. 'app=app_name,at=date'.")] = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML mapping file (columns: and defaults:).")] = None,
-    no_raw: Annotated[bool, typer.Option("--no-raw", help="Ignore the collected reviews in DATA_DIR/raw/reviews; process only imports.")] = False,
+    include_raw: Annotated[bool, typer.Option("--include-raw/--no-raw", help="--no-raw: ignore the collected reviews in DATA_DIR/raw/reviews; process only imports.")] = True,
     assume_tz: Annotated[str, typer.Option("--assume-tz", help="Time zone of times without an offset in the --input files.")] = "UTC",
-    drop_import: Annotated[list[str] | None, typer.Option("--drop-import", help="Remove a recorded import: file name, path or SHA-256 prefix (repeatable).")] = None,
+    drop_imports: Annotated[list[str] | None, typer.Option("--drop-import", "--drop-imports", help="Remove a recorded import: file name, path or SHA-256 prefix (repeatable).")] = None,
 ) -> None:
     """Clean, deduplicate and pseudonymise reviews into DATA_DIR/processed/reviews.parquet.
 
@@ -387,8 +388,8 @@ def process(
     ) as progress:
         task = progress.add_task("rows", total=None)
         summary = run_process(
-            data_dir, inputs=input or [], column_map=map, mapping=mapping,
-            include_raw=not no_raw, assume_tz=assume_tz, drop_imports=drop_import or [],
+            data_dir, inputs=inputs or [], column_map=column_map, mapping=mapping,
+            include_raw=include_raw, assume_tz=assume_tz, drop_imports=drop_imports or [],
             on_progress=lambda n: progress.advance(task, n),
         )
     _print_process(summary, data_dir)
@@ -410,10 +411,10 @@ def _print_process(summary, data_dir: Path) -> None:
 @app.command()
 @user_errors
 def export(
-    data_dir: DataDir = Path("data"),
-    out_file: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("reviews.csv"),
+    data_dir: DataDir = None,
+    out: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("reviews.csv"),
     format: Annotated[str | None, typer.Option("--format", help="csv, parquet or xlsx (default: from --out).")] = None,
-    app_: Annotated[list[str] | None, typer.Option("--app", help="Only this app slug (repeatable).")] = None,
+    app: Annotated[list[str] | None, typer.Option("--app", help="Only this app slug (repeatable).")] = None,
     store: Annotated[str | None, typer.Option("--store", help="google_play or app_store.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="From this date (YYYY-MM-DD, UTC).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Up to and including this date.")] = None,
@@ -426,10 +427,10 @@ def export(
     from reviewmine.process import export as run_export
 
     n = run_export(
-        data_dir, out_file, format, app=app_, store=store, since=since, until=until,
+        data_dir, out, format, app=app, store=store, since=since, until=until,
         min_rating=min_rating, max_rating=max_rating, language=language, csv_raw_text=csv_raw_text,
     )
-    console.print(f"exported {n:,} reviews -> {out_file}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"exported {n:,} reviews -> {out}", highlight=False, markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- analyze, run, demo
@@ -437,8 +438,8 @@ def export(
 @user_errors
 @locks_data_dir(create=False)
 def analyze(
-    data_dir: DataDir = Path("data"),
-    language: Annotated[list[str] | None, typer.Option("--language", help="Languages to analyse (repeatable).")] = None,
+    data_dir: DataDir = None,
+    languages: Annotated[list[str] | None, typer.Option("--language", "--languages", help="Languages to analyse (repeatable).")] = None,
     include_spam: Annotated[bool, typer.Option("--include-spam", help="Also analyse reviews flagged as spam.")] = False,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model too.")] = True,
@@ -446,26 +447,38 @@ def analyze(
     seed: Annotated[int, typer.Option("--seed")] = 42,
 ) -> None:
     """Sentiment, engagement-factor codes and topics for the processed reviews."""
-    summary = _run_analyze(data_dir, tuple(language or ["en"]), include_spam, codebook, topics, embeddings, seed)
+    from reviewmine.analyze import analyze as run_analyze
+
+    with _AnalyzeProgress() as progress:
+        summary = run_analyze(
+            data_dir, languages=tuple(languages or ["en"]), include_spam=include_spam, codebook=codebook,
+            topics=topics, embeddings=embeddings, seed=seed, on_progress=progress.advance,
+        )
     _print_analyze(summary, data_dir)
 
 
-def _run_analyze(data_dir, languages, include_spam, codebook, topics, embeddings, seed):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+class _AnalyzeProgress:
+    """The analyze stage's progress bar (on a terminal only), started and stopped around it."""
 
-    from reviewmine.analyze.pipeline import analyze as run_analyze
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
-        TextColumn("analysing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} reviews"),
-        TimeElapsedColumn(), console=console, transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
-        task = progress.add_task("reviews", total=None)
-        return run_analyze(
-            data_dir, languages=languages, include_spam=include_spam, codebook=codebook,
-            topics=topics, embeddings=embeddings, seed=seed,
-            on_progress=lambda n: progress.advance(task, n),
+        self.progress = Progress(
+            TextColumn("analysing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} reviews"),
+            TimeElapsedColumn(), console=console, transient=True,
+            disable=not console.is_terminal,
         )
+        self.task = self.progress.add_task("reviews", total=None)
+
+    def __enter__(self) -> _AnalyzeProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def advance(self, n: int) -> None:
+        self.progress.advance(self.task, n)
 
 
 def _print_analyze(summary, data_dir: Path) -> None:
@@ -502,49 +515,88 @@ def _print_analyze(summary, data_dir: Path) -> None:
 @user_errors
 @locks_data_dir()
 def demo(
-    data_dir: DataDir = Path("data/demo"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Demo data directory.")] = Path("data/demo"),
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Include the topic model.")] = True,
 ) -> None:
     """Run process -> analyze -> report on the shipped real sample, offline."""
-    from reviewmine.config import sample_dir
-    from reviewmine.process import process as run_process
-    from reviewmine.report import report as run_report
+    from reviewmine.workflow import demo as run_demo
+    from reviewmine.workflow import demo_sample
 
-    sample = sample_dir() / "reviews_sample.csv"
-    console.print(f"[bold]1/3 process[/] {escape(str(sample))}", highlight=False)
-    _print_process(run_process(data_dir, inputs=[sample], include_raw=False), data_dir)
-    console.print("[bold]2/3 analyze[/] sentiment, engagement factors" + (", topics" if topics else ""))
-    analysed = _run_analyze(data_dir, ("en",), False, None, topics, "static", 42)
-    _print_analyze(analysed, data_dir)
-    console.print("[bold]3/3 report[/]")
-    path = run_report(data_dir)
-    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}", markup=False)
+    headings = {
+        "process": f"[bold]1/3 process[/] {escape(str(demo_sample()))}",
+        "analyze": "[bold]2/3 analyze[/] sentiment, engagement factors" + (", topics" if topics else ""),
+        "report": "[bold]3/3 report[/]",
+    }
+    with _StagePrinter(data_dir, headings) as printer:
+        run_demo(data_dir, topics, on_start=printer.start, on_done=printer.done, on_progress=printer.advance)
     out.print(f"Explore the reviews: reviewmine explore --data-dir {data_dir}", highlight=False, markup=False)
+
+
+class _StagePrinter:
+    """Print each stage of a workflow as the stage commands do: its heading (if any) when it
+    starts, the analyze progress bar while it runs, its summary when it ends."""
+
+    def __init__(self, data_dir: Path, headings: dict[str, str] | None = None):
+        self.data_dir, self.headings = data_dir, headings or {}
+        self.progress: _AnalyzeProgress | None = None
+
+    def __enter__(self) -> _StagePrinter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:  # a stage failed while its bar was shown
+            self.progress.__exit__()
+
+    def start(self, stage: str) -> None:
+        if stage in self.headings:
+            console.print(self.headings[stage], highlight=False)
+        if stage == "analyze":
+            self.progress = _AnalyzeProgress().__enter__()
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(n)
+
+    def done(self, stage: str, result) -> None:
+        if stage == "collect":
+            out.print(summary_table(result))
+        elif stage == "process":
+            _print_process(result, self.data_dir)
+        elif stage == "analyze":
+            self.progress.__exit__()
+            self.progress = None
+            _print_analyze(result, self.data_dir)
+        elif stage == "report":
+            out.print(f"Report: {result / 'report.html' if result.is_dir() else result}", markup=False)
 
 
 @app.command("topics")
 @user_errors
 def topics_command(
     input: Annotated[Path, typer.Argument(help="CSV of reviews (any short texts).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for topics.csv, assignments.csv, the model.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for topics.csv, assignments.csv, the model.")],
     text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
     embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
     seed: Annotated[int, typer.Option("--seed", help="Seed for sampling, PCA and k-means.")] = 42,
     min_topic_size: Annotated[int | None, typer.Option("--min-topic-size", help="Smallest topic (default: 0.4% of the fitted reviews, at least 10).")] = None,
     sample_size: Annotated[int, typer.Option("--sample-size", help="Reviews to fit on; the rest are assigned.")] = 15_000,
-    app_col: Annotated[str | None, typer.Option("--app-col", help="App column for shares by app [default: app, if present].")] = None,
-    time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month [default: at, if present].")] = None,
-    version_col: Annotated[str | None, typer.Option("--version-col", help="App-version column [default: app_version, if present].")] = None,
+    app_col: Annotated[str | None, typer.Option("--app-col", help="App column for shares by app (default: app, if present).")] = None,
+    time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month (default: at, if present).")] = None,
+    version_col: Annotated[str | None, typer.Option("--version-col", help="App-version column (default: app_version, if present).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML whose factors seed zero-shot topics.")] = None,
 ) -> None:
     """Fit BERTopic topics (codebook factors as zero-shot topics + new themes) on a CSV."""
     from reviewmine.analyze.topics import topics as run_topics
 
     result = run_topics(
-        input, out_dir, text_col=text_col, embeddings=embeddings, seed=seed,
+        input, out, text_col=text_col, embeddings=embeddings, seed=seed,
         min_topic_size=min_topic_size, sample_size=sample_size, app_col=app_col,
         time_col=time_col, version_col=version_col, codebook=codebook,
     )
+    _print_topics(result)
+
+
+def _print_topics(result) -> None:
     table = result.topics
     outliers = int(table.loc[table.topic_id == -1, "size"].sum())
     total = int(table["size"].sum())
@@ -561,13 +613,13 @@ def topics_command(
 @locks_data_dir(create=False)
 def report(
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Project data directory [default: data, or the manifest's].")
+        Path | None, typer.Option("--data-dir", help="Project data directory (default: the manifest's, or $REVIEWMINE_DATA_DIR or ./data).")
     ] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory [default: DATA_DIR/reports/RUN].")] = None,
-    run: Annotated[str | None, typer.Option("--run", help="Run name [default: UTC time, e.g. 20250301-120000].")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report directory (default: DATA_DIR/reports/RUN).")] = None,
+    run_name: Annotated[str | None, typer.Option("--run", "--run-name", help="Run name (default: UTC time, e.g. 20250301-120000).")] = None,
     apps: Annotated[str | None, typer.Option("--apps", help="Only these app slugs, comma-separated.")] = None,
     small_n: Annotated[int, typer.Option("--small-n", min=1, help="Flag apps with fewer analysed reviews.")] = 30,
-    quotes_per_cell: Annotated[int, typer.Option("--quotes", min=1, help="Quotes per app x factor x polarity.")] = 3,
+    quotes_per_cell: Annotated[int, typer.Option("--quotes", "--quotes-per-cell", min=1, help="Quotes per app x factor x polarity.")] = 3,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
     from_manifest: Annotated[
         Path | None, typer.Option("--from-manifest", help="Re-run the report a manifest.json describes.")
@@ -585,12 +637,16 @@ def report(
 
     with console.status("report") as status:
         path = run_report(
-            data_dir, out=out_dir, run_name=run, apps=_split(apps), small_n=small_n,
+            data_dir, out=out, run_name=run_name, apps=_split(apps), small_n=small_n,
             quotes_per_cell=quotes_per_cell, codebook=codebook, from_manifest=from_manifest,
             on_step=lambda s: status.update(f"report: {s}"), explore_url=explore_url,
             include_sensitive_quotes=include_sensitive_quotes,
         )
-    if from_manifest:
+    _print_report(path, bool(from_manifest))
+
+
+def _print_report(path: Path, reproduced: bool) -> None:
+    if reproduced:
         import json
 
         check = json.loads((path / "manifest.json").read_text())["reproduction"]
@@ -605,29 +661,27 @@ def report(
 @user_errors
 @locks_data_dir()
 def run(
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog YAML (default: the shipped one).")] = None,
     apps: Annotated[str | None, typer.Option("--apps", help="Comma-separated app slugs.")] = None,
-    collect_: Annotated[bool, typer.Option("--collect/--no-collect", help="Collect new reviews first.")] = True,
+    collect: Annotated[bool, typer.Option("--collect/--no-collect", help="Collect new reviews first.")] = True,
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model.")] = True,
 ) -> None:
     """Chain collect -> process -> analyze -> report (the scheduled-run command).
 
-    Exit code 1 when some app/store could not be collected; the later stages still run on
-    everything collected so far.
+    --apps limits collection and the report to those apps; process and analyze work on every
+    review of DATA_DIR. Exit code 1 when some app/store could not be collected; the later
+    stages still run on everything collected so far.
     """
-    from reviewmine.process import process as run_process
-    from reviewmine.report import report as run_report
+    from reviewmine.workflow import run as run_workflow
 
-    failed = False
-    if collect_:
-        result = _collect(catalog=catalog, data_dir=data_dir, apps=_split(apps))
-        failed = bool(result.failed)
-    _print_process(run_process(data_dir), data_dir)
-    _print_analyze(_run_analyze(data_dir, ("en",), False, None, topics, "static", 42), data_dir)
-    path = run_report(data_dir)
-    out.print(f"Report: {path / 'report.html' if path.is_dir() else path}", markup=False)
-    if failed:
+    with _StagePrinter(data_dir) as printer:
+        result = run_workflow(
+            data_dir, catalog, _split(apps), collect, topics,
+            on_message=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
+            on_start=printer.start, on_done=printer.done, on_progress=printer.advance,
+        )
+    if result.failed:
         raise typer.Exit(1)
 
 
@@ -635,7 +689,7 @@ def run(
 @app.command()
 @user_errors
 def explore(
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8001,
     host: Annotated[str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the data to the network.")] = "127.0.0.1",
     build_only: Annotated[bool, typer.Option("--build-only", help="Build DATA_DIR/explore/reviews.db and stop (open it with Datasette, DB Browser, DuckDB).")] = False,

@@ -9,6 +9,9 @@ GOOGLE_PLAY_URL_ENV = "REVIEWMINE_GOOGLE_PLAY_URL"
 ITUNES_URL_ENV = "REVIEWMINE_ITUNES_URL"
 DEFAULT_GOOGLE_PLAY_URL = "https://play.google.com"
 DEFAULT_ITUNES_URL = "https://itunes.apple.com"
+DATA_DIR_ENV = "REVIEWMINE_DATA_DIR"
+MODELS_DIR = Path(__file__).resolve().parent / "analyze" / "models"
+"""The shipped models (coder, sentiment) and the figures measured on them."""
 
 
 def google_play_url() -> str:
@@ -23,7 +26,7 @@ def itunes_url() -> str:
 
 def default_data_dir() -> Path:
     """The project data directory: ``$REVIEWMINE_DATA_DIR`` or ``./data``."""
-    return Path(os.environ.get("REVIEWMINE_DATA_DIR", "data"))
+    return Path(os.environ.get(DATA_DIR_ENV, "data"))
 
 
 def cache_dir() -> Path:

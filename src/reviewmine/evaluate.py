@@ -14,6 +14,7 @@ facilitator, neutral).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,14 @@ from reviewmine.analyze.codebook import (
 )
 from reviewmine.config import default_data_dir
 from reviewmine.errors import InputError, check_range, check_seed
-from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_frame, write_xlsx
+from reviewmine.io import (
+    read_table,
+    refuse_overwrite,
+    stage_dirs,
+    write_atomic,
+    write_frame,
+    write_xlsx,
+)
 
 SHEET_VALUES = {"b": "barrier", "f": "facilitator", "n": "neutral"}
 MIN_SUPPORT = 5
@@ -194,8 +202,13 @@ def evaluate(
     codebook: str | Path | None = None,
     disagreements: str | Path | None = None,
     use_model: bool = True,
+    json_out: str | Path | None = None,
 ) -> Evaluation:
-    """Compare automatic codes (computed now, or read from ``pred``) with the hand codes in ``gold``."""
+    """Compare automatic codes (computed now, or read from ``pred``) with the hand codes in
+    ``gold``; write the rows that differ to ``disagreements`` and the summary figures to
+    ``json_out`` (when given)."""
+    if json_out:
+        refuse_overwrite(json_out, [gold, pred, codebook, disagreements], stage_dirs(default_data_dir()), "--json")
     if disagreements:
         refuse_overwrite(disagreements, [gold, pred, codebook], stage_dirs(default_data_dir()), "--disagreements")
     cb = load_codebook(codebook) if codebook else load_codebook()
@@ -245,6 +258,9 @@ def evaluate(
     dis = dis[dis["gold"] != dis["predicted"]]
     if disagreements:
         write_frame(dis, disagreements)
+    if json_out:
+        with write_atomic(json_out) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return Evaluation(per_code, summary, dis)
 
 

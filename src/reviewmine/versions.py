@@ -10,8 +10,9 @@ from reviewmine import __version__
 
 RESULT_PACKAGES = (
     "vaderSentiment", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "bertopic",
-    "model2vec", "matplotlib", "py3langid", "ftfy",
+    "model2vec", "matplotlib", "py3langid", "ftfy", "jinja2", "openpyxl",
 )  # fmt: skip
+"""Every package whose version can change a figure, a table or a report (analysis and report)."""
 
 
 def software_versions(packages: Iterable[str] = RESULT_PACKAGES) -> dict[str, str]:

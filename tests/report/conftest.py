@@ -54,7 +54,7 @@ def _raw_rows() -> list[dict]:
 @pytest.fixture(scope="session")
 def analysed_dir(tmp_path_factory) -> Path:
     """A data directory after process and analyze (no topics)."""
-    from reviewmine.analyze.pipeline import analyze
+    from reviewmine.analyze import analyze
     from reviewmine.process import process
 
     root = tmp_path_factory.mktemp("report")

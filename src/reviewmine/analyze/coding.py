@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -66,9 +67,14 @@ def code(
         coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
     texts = df[text_col].fillna("").astype(str).tolist()
     titles = df[title_col].fillna("").astype(str).tolist() if title_col else [""] * len(texts)
-    batches = ((texts[i : i + BATCH], titles[i : i + BATCH]) for i in range(0, len(texts), BATCH))
-    parts = list(code_batches(coder, batches, workers, finish=coded_rows))
+    parts = list(code_batches(coder, text_batches(texts, titles), workers, finish=coded_rows))
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])
     result.insert(0, "uid", df[id_col].astype(str).to_numpy())
     write_frame(result, out, csv_raw_text=True)
     return result
+
+
+def text_batches(texts: list[str], titles: list[str] | None = None) -> Iterator[tuple[list[str], list[str] | None]]:
+    """``(texts, titles)`` in batches of ``BATCH`` reviews, as :func:`code_batches` takes them."""
+    for i in range(0, len(texts), BATCH):
+        yield texts[i : i + BATCH], titles[i : i + BATCH] if titles is not None else None

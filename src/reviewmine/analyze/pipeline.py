@@ -36,8 +36,10 @@ import pandas as pd
 
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
+from reviewmine.analyze.sentences import review_texts
+from reviewmine.config import MODELS_DIR
 from reviewmine.errors import InputError
-from reviewmine.io import file_sha256, require_data_dir
+from reviewmine.io import file_sha256, require_data_dir, write_atomic
 from reviewmine.process.schema import GENERATION_KEY
 from reviewmine.versions import software_versions
 
@@ -47,7 +49,6 @@ SUMMARY_FILE = "analyze_summary.json"
 PARQUET_OUTPUTS = ("review_scores", "codes", "sentences", "topics", "topic_info")
 TOPIC_MODEL_DIR = "topic_model"
 STAGING_PREFIX = ".tmp-analyze-"
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 REVIEW_COLUMNS = [
     "review_key", "store", "app", "at", "month", "app_version", "version_major_minor",
@@ -161,7 +162,7 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
             summary.codes += len(codes)
             summary.sentences += len(sentences)
             if topics:
-                sample.add(_topic_texts(reviews))
+                sample.add(review_texts(reviews))
             if on_progress:
                 on_progress(len(reviews))
     if topics and summary.analysed:
@@ -174,7 +175,8 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
     summary.outputs = {
         p.name.removesuffix(".parquet"): p.name for p in sorted(staging.iterdir()) if p.name != SUMMARY_FILE
     }
-    (staging / SUMMARY_FILE).write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    with write_atomic(staging / SUMMARY_FILE) as tmp:
+        tmp.write_text(json.dumps(asdict(summary), indent=2) + "\n")
 
 
 def _commit(staging: Path, out: Path) -> None:
@@ -321,10 +323,6 @@ def _frames(reviews: pd.DataFrame, results, category: dict) -> tuple[pd.DataFram
     return scores, codes, sentences
 
 
-def _topic_texts(reviews: pd.DataFrame) -> list[str]:
-    return (reviews["title"].fillna("") + ". " + reviews["text"].fillna("")).str.strip(". ").tolist()
-
-
 class _Reservoir:
     """A seeded uniform sample of at most ``size`` items from a stream, in stream order."""
 
@@ -420,19 +418,33 @@ def _write_stamped(df: pd.DataFrame, path: Path, metadata: dict[str, str]) -> No
     pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata}), path)
 
 
-def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+def coded_factors(codes: pd.DataFrame, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     """Per topic, the factor the coder finds most often in its reviews and the share of the
     topic's reviews that carry it: the coder's view of what a topic is about, beside the
-    embedding-based ``factor``."""
-    columns = ["topic_id", "coded_factor", "coded_factor_share"]
-    if not len(ids) or not codes_path.is_file():
-        return pd.DataFrame(columns=columns).astype({"topic_id": int})
+    embedding-based ``factor``. ``codes`` has one row per (``review_key``, ``code``); ``keys``
+    and ``ids`` give each review's topic."""
+    if not len(ids):
+        return _no_coded_factors()
     topic_of = pd.DataFrame({"review_key": keys, "topic_id": ids})
-    codes = pd.read_parquet(codes_path, columns=["review_key", "code"]).drop_duplicates()
+    codes = codes[["review_key", "code"]].drop_duplicates()
     counts = codes.merge(topic_of, on="review_key").groupby(["topic_id", "code"]).size().rename("n").reset_index()
     counts["coded_factor_share"] = (counts["n"] / counts["topic_id"].map(topic_of["topic_id"].value_counts())).round(4)
     top = counts.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
-    return top.rename(columns={"code": "coded_factor"})[columns].reset_index(drop=True)
+    return top.rename(columns={"code": "coded_factor"})[list(_CODED_FACTOR_COLS)].reset_index(drop=True)
+
+
+_CODED_FACTOR_COLS = ("topic_id", "coded_factor", "coded_factor_share")
+
+
+def _no_coded_factors() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(_CODED_FACTOR_COLS)).astype({"topic_id": int})
+
+
+def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    """:func:`coded_factors` of the run's ``codes.parquet`` (none without it)."""
+    if not codes_path.is_file():
+        return _no_coded_factors()
+    return coded_factors(pd.read_parquet(codes_path, columns=["review_key", "code"]), keys, ids)
 
 
 def _topics(source, languages, include_spam, sample: list[str], out: Path, embeddings: str, seed: int, schemas,
@@ -446,7 +458,7 @@ def _topics(source, languages, include_spam, sample: list[str], out: Path, embed
     all_ids, all_keys = [], []
     with _Outputs(out, ("topics",), schemas) as outputs:
         for reviews in _analysable_batches(source, languages, include_spam, None):
-            ids = model.transform(_topic_texts(reviews))
+            ids = model.transform(review_texts(reviews))
             all_ids.append(ids)
             all_keys.append(reviews["review_key"].to_numpy())
             rows = reviews[["review_key", "app", "at", "month", "app_version"]].assign(topic_id=ids)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reviewmine.analyze.pipeline import MODELS_DIR
+from reviewmine.config import MODELS_DIR
 
 CROSSAPP_FILE = "coder_crossapp.json"
 MIN_INFORMATIVE = 0.1

@@ -12,6 +12,10 @@ longer unpunctuated stretches before contrastive clause markers ("but", "however
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # End of sentence: . ! ? … (repeated) followed by space, or line breaks.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\s*[\r\n]+\s*|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s+(?=[A-Z])")
@@ -42,3 +46,10 @@ def split_sentences(text: str | None) -> list[str]:
 
 def _has_emoji(text: str) -> bool:
     return any(ord(ch) >= 0x2600 for ch in text)
+
+
+def review_texts(reviews: pd.DataFrame) -> list[str]:
+    """Each review's title and text as one string, ``"title. text"`` (just the text when it
+    has no title; ``reviews`` may lack a ``title`` column), for the models that read both."""
+    title = reviews["title"].fillna("") if "title" in reviews else ""
+    return (title + ". " + reviews["text"].fillna("")).str.strip(". ").tolist()

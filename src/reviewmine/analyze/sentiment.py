@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 from reviewmine.analyze.fastvader import FastVader
 from reviewmine.analyze.sentences import split_sentences
 from reviewmine.analyze.textmodel import LinearTextModel
+from reviewmine.config import MODELS_DIR
 
 # Clinical and topic words: neutral in this domain.
 NEUTRAL_TOPIC_WORDS = (
@@ -91,7 +91,7 @@ class DomainVader:
 
 
 def shipped_model_path(name: str) -> Path:
-    return Path(str(resources.files("reviewmine.analyze") / "models" / name))
+    return MODELS_DIR / name
 
 
 @dataclass(frozen=True)

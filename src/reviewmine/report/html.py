@@ -20,9 +20,9 @@ import pandas as pd
 from jinja2 import Environment, FunctionLoader, select_autoescape
 
 from reviewmine.analyze.outputs import shipped_coder_used
+from reviewmine.config import MODELS_DIR
 from reviewmine.report.inputs import ALL_APPS, ReportInputs
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "analyze" / "models"
 ACCURACY_FILE = "coder_accuracy.json"
 SENTIMENT_FILE = "sentiment_stars.json"
 CODER_FILE = "coder.json"
@@ -192,7 +192,44 @@ def _read_json(path: Path) -> dict | None:
 def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], parameters: dict,
                     software: dict) -> dict:
     """Everything the methods section says, computed from this run's inputs."""
-    reviews, proc, ana = inputs.reviews, inputs.process_summary, inputs.analyze_summary
+    ana = inputs.analyze_summary
+    sources, sources_text = _sources(inputs)
+    stages, stage_cols = _stages(inputs, tables)
+    cb = inputs.codebook
+    codebook_df = pd.DataFrame(
+        [{"id": c.id, "label": c.label, "category": c.category, "source": c.source, "description": c.description}
+         for c in cb.codes]
+    )
+    all_software = {**(ana.get("software") or {}), **software}
+    software_df = pd.DataFrame({"package": list(all_software), "version": list(all_software.values())})
+    coder_method = ana.get("coder_method") or "unknown"
+    return {
+        "sources_text": sources_text,
+        "sources": html_table(sources, [
+            ("source", _field("source"), False), ("store", _field("store"), False),
+            ("reviews", _field("n", _num), True), ("first", _field("first"), False), ("last", _field("last"), False)]),
+        "stages": html_table(stages, stage_cols),
+        "coding_text": (
+            f"Each analysed review was coded with engagement factors and a polarity (barrier, facilitator, "
+            f"neutral) per factor by the reviewmine factor coder (method: {coder_method}), which also keeps "
+            f"the sentence that is the evidence for each code."
+        ),
+        "codebook_name": cb.name,
+        "citation": cb.citation or "(no citation in the codebook file)",
+        "codebook": html_table(codebook_df, [(c, _field(c), False) for c in codebook_df.columns]),
+        **_accuracy(ana),
+        "cross_validation": _cross_validation_text(),
+        "sentiment_text": _sentiment_text(),
+        "statistics_text": _statistics_text(parameters),
+        "quotes_text": _quotes_text(parameters),
+        "software": html_table(software_df, [("package", _field("package"), False), ("version", _field("version"), False)]),
+        "parameters": [(k, json.dumps(v)) for k, v in parameters.items()],
+    }
+
+
+def _sources(inputs: ReportInputs) -> tuple[pd.DataFrame, str]:
+    """Reviews per source and store with their first and last dates, and the sentence on them."""
+    reviews, proc = inputs.reviews, inputs.process_summary
     at = pd.to_datetime(reviews["at"], utc=True)
     src = reviews.assign(at=at, source=reviews["source"].fillna("(unknown)"))
     sources = (
@@ -210,9 +247,13 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
     )
     if kinds:
         sources_text += f" Inputs of the last processing run: {', '.join(kinds)} ({len(proc.get('inputs', []))} file(s))."
+    return sources, sources_text
 
+
+def _stages(inputs: ReportInputs, tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list[Column]]:
+    """Counts at each stage, for the data directory and (with selected apps) this report."""
+    proc, ana = inputs.process_summary, inputs.analyze_summary
     overall = tables["app_summary"].iloc[0]
-    selected = inputs.apps is not None
     stage_rows = [
         ("Rows collected or imported", proc.get("rows_read"), None),
         ("Rows rejected (invalid)", proc.get("rows_rejected"), None),
@@ -231,18 +272,16 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         ("stage", _field("stage"), False),
         ("data directory (all apps)", lambda r: _num(r["all"]) if _finite(r["all"]) else "–", True),
     ]
-    if selected:
+    if inputs.apps is not None:
         stage_cols.append(("this report's apps", lambda r: _num(r["selected"]) if _finite(r["selected"]) else "–", True))
+    return stages_df, stage_cols
 
-    cb = inputs.codebook
-    codebook_df = pd.DataFrame(
-        [{"id": c.id, "label": c.label, "category": c.category, "source": c.source, "description": c.description}
-         for c in cb.codes]
-    )
+
+def _accuracy(analyze_summary: dict) -> dict:
+    """The shipped coder's measured accuracy (tables and text), quoted only when the shipped
+    codebook and models made the codes: otherwise it describes other codes."""
     accuracy_file = MODELS_DIR / ACCURACY_FILE
-    # The shipped coder's measured accuracy describes these codes only when the shipped
-    # codebook and models made them.
-    shipped = shipped_coder_used(ana)
+    shipped = shipped_coder_used(analyze_summary)
     accuracy = _read_json(accuracy_file) if shipped and accuracy_file.exists() else None
     acc_table = acc_per_code = None
     accuracy_text = ""
@@ -261,30 +300,44 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
             "agreement with the codebook as such coders read it, and agreement with human experts is "
             "unmeasured. Code and polarity must both match to count as agreement."
         )
+    return {"accuracy": acc_table, "accuracy_per_code": acc_per_code, "accuracy_text": accuracy_text,
+            "shipped_coder": shipped}
+
+
+def _cross_validation_text() -> str:
+    """The shipped coder's cross-validation figures (a training-set estimate)."""
     coder = _read_json(MODELS_DIR / CODER_FILE) or {}
-    cross_validation = ""
     cv = coder.get("cv_f1_presence")
-    if isinstance(cv, dict) and cv:
-        values = [v for v in cv.values() if isinstance(v, (int, float))]
-        cross_validation = (
-            f"Training-set estimate (not a held-out test): in cross-validation on the "
-            f"{coder.get('training_reviews', '?'):,} training reviews (coded by AI research assistants briefed "
-            f"with the codebook) the presence models reach a "
-            f"mean F1 of {np.mean(values):.2f} over {len(values)} codes and polarity accuracy "
-            f"{coder.get('cv_polarity_accuracy', float('nan')):.2f}."
-        )
+    if not (isinstance(cv, dict) and cv):
+        return ""
+    values = [v for v in cv.values() if isinstance(v, (int, float))]
+    return (
+        f"Training-set estimate (not a held-out test): in cross-validation on the "
+        f"{coder.get('training_reviews', '?'):,} training reviews (coded by AI research assistants briefed "
+        f"with the codebook) the presence models reach a "
+        f"mean F1 of {np.mean(values):.2f} over {len(values)} codes and polarity accuracy "
+        f"{coder.get('cv_polarity_accuracy', float('nan')):.2f}."
+    )
+
+
+def _sentiment_text() -> str:
+    """How review sentiment is computed and how well it separates low from high ratings."""
     sentiment = _read_json(MODELS_DIR / SENTIMENT_FILE) or {}
-    sentiment_text = (
+    text = (
         "Review sentiment in [-1, 1] blends VADER with a domain lexicon (clinical words name a topic, "
         "not a feeling; 'paywall', 'crash' carry meaning) and a star-trained linear model."
     )
     if "heldout_auc_blend" in sentiment:
-        sentiment_text += (
+        text += (
             f" Validated against star ratings on {sentiment.get('heldout_rows', '?'):,} held-out reviews: "
             f"AUC {sentiment['heldout_auc_blend']:.3f} for telling 1-2 from 4-5 stars "
             f"(plain VADER {sentiment.get('heldout_auc_plain_vader', float('nan')):.3f})."
         )
-    statistics_text = (
+    return text
+
+
+def _statistics_text(parameters: dict) -> str:
+    return (
         "A share is the number of an app's analysed reviews that carry a code with a polarity, divided by "
         "the app's analysed reviews (English, not spam); '(all apps)' pools every review, so large apps "
         "weigh more. Intervals are 95% Wilson score intervals. The net score is facilitator share minus "
@@ -292,7 +345,10 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         f"a category both ways). Apps with fewer than {parameters['small_n']} analysed reviews are kept and "
         "flagged small_n. Rating intervals are normal-approximation intervals of the mean."
     )
-    quotes_text = (
+
+
+def _quotes_text(parameters: dict) -> str:
+    return (
         "Quotes are the coded evidence sentences most typical of their cell. Evidence whose polarity "
         "contradicts both the star rating and the sentence's own sentiment is not quoted unless the coder "
         "was confident (probability >= 0.9); cells with fewer than 10 reviews are marked. "
@@ -302,34 +358,6 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         + "Verbatim quotes can be found with a search engine and lead back to their author's store profile: "
         "paraphrase or ask before publishing them."
     )
-    all_software = {**(ana.get("software") or {}), **software}
-    software_df = pd.DataFrame({"package": list(all_software), "version": list(all_software.values())})
-    coder_method = ana.get("coder_method") or "unknown"
-    return {
-        "sources_text": sources_text,
-        "sources": html_table(sources, [
-            ("source", _field("source"), False), ("store", _field("store"), False),
-            ("reviews", _field("n", _num), True), ("first", _field("first"), False), ("last", _field("last"), False)]),
-        "stages": html_table(stages_df, stage_cols),
-        "coding_text": (
-            f"Each analysed review was coded with engagement factors and a polarity (barrier, facilitator, "
-            f"neutral) per factor by the reviewmine factor coder (method: {coder_method}), which also keeps "
-            f"the sentence that is the evidence for each code."
-        ),
-        "codebook_name": cb.name,
-        "citation": cb.citation or "(no citation in the codebook file)",
-        "codebook": html_table(codebook_df, [(c, _field(c), False) for c in codebook_df.columns]),
-        "accuracy": acc_table,
-        "accuracy_per_code": acc_per_code,
-        "accuracy_text": accuracy_text,
-        "shipped_coder": shipped,
-        "cross_validation": cross_validation,
-        "sentiment_text": sentiment_text,
-        "statistics_text": statistics_text,
-        "quotes_text": quotes_text,
-        "software": html_table(software_df, [("package", _field("package"), False), ("version", _field("version"), False)]),
-        "parameters": [(k, json.dumps(v)) for k, v in parameters.items()],
-    }
 
 
 def _flatten(obj, prefix: str = "") -> dict:

@@ -18,17 +18,8 @@ from reviewmine.io import file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
-PACKAGES = (
-    "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", "jinja2", "openpyxl",
-    "vaderSentiment", "bertopic", "model2vec",
-)  # fmt: skip
 # HTML carries the build time and XLSX its creation time, so only these are compared on a rerun.
 REPRODUCIBLE_SUFFIXES = (".csv", ".parquet", ".png", ".svg")
-
-
-def software_versions() -> dict[str, str]:
-    """Versions of Python, reviewmine and the packages that shape the report's numbers."""
-    return versions.software_versions(PACKAGES)
 
 
 def _describe(path: Path, base: Path) -> dict:
@@ -63,7 +54,7 @@ def build_manifest(
         "seeds": seeds,
         "inputs": [_describe(p, data_dir) for p in inputs],
         "package_inputs": [_describe(p, p.parent) | {"path": str(p)} for p in package_inputs],
-        "software": software_versions(),
+        "software": versions.software_versions(),
         "upstream": upstream,
         "outputs": [_describe(p, run_dir) for p in sorted(outputs) if p.exists()],
     }

@@ -20,9 +20,10 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reviewmine.config import default_data_dir
 from reviewmine.errors import InputError
 from reviewmine.explore.build import database_path
-from reviewmine.io import refuse_overwrite, stage_dirs, write_errors
+from reviewmine.io import refuse_overwrite, stage_dirs, write_atomic, write_errors
 from reviewmine.process.imports import ImportRegistry
 from reviewmine.report.figures import draw_figures
 from reviewmine.report.html import model_files, render_report
@@ -33,11 +34,11 @@ from reviewmine.report.manifest import (
     changed_inputs,
     compare_outputs,
     read_manifest,
-    software_versions,
     write_manifest,
 )
 from reviewmine.report.quotes import representative_quotes
 from reviewmine.report.tables import build_tables, write_tables, write_workbook
+from reviewmine.versions import software_versions
 
 PARALLEL_WORKBOOK_CELLS = 100_000
 EXPLORE_URL = "http://127.0.0.1:8001"  # where 'reviewmine explore' serves by default
@@ -83,34 +84,17 @@ def report(
     True
     """
     step = on_step or (lambda _: None)
-    original = None
     params = {
         "apps": list(apps) if apps else None, "small_n": small_n, "quotes_per_cell": quotes_per_cell,
         "top_topics_per_app": top_topics_per_app, "min_version_reviews": min_version_reviews,
         "codebook": str(codebook) if codebook else None, "explore_url": explore_url,
         "include_sensitive_quotes": include_sensitive_quotes,
     }  # fmt: skip
-    if from_manifest:
-        original = read_manifest(from_manifest)
-        params = {**DEFAULTS, **{k: v for k, v in original["parameters"].items() if k in DEFAULTS}}
-        data_dir = Path(data_dir) if data_dir else Path(original["data_dir"])
-        changed = changed_inputs(original, data_dir)
-        if changed:
-            raise InputError(
-                f"inputs changed since {original['_path']} was written: {'; '.join(changed)}; "
-                "restore them, or run 'reviewmine report' for a new report of the current data"
-            )
-        if not run_name:
-            check_run_name(str(original["run_name"]), f"{original['_path']}: run_name")
-            run_name = f"{original['run_name']}-reproduced"
-    data_dir = Path(data_dir) if data_dir else Path("data")
-    if params["small_n"] < 1 or params["quotes_per_cell"] < 1:
-        raise InputError("small_n and quotes_per_cell must be at least 1")
-    if not str(params["explore_url"]).startswith(("http://", "https://")):
-        raise InputError(
-            f"--explore-url {params['explore_url']!r}: not an http(s) URL; use e.g. http://127.0.0.1:8001"
-        )
-
+    original = read_manifest(from_manifest) if from_manifest else None
+    if original is not None:
+        params, data_dir, run_name = _reproduce(original, data_dir, run_name)
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    _check_params(params)
     run_name = run_name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     check_run_name(run_name)
     run_dir = Path(out) if out else data_dir / "reports" / run_name
@@ -125,6 +109,64 @@ def report(
     step("choosing quotes")
     quotes = representative_quotes(inputs, params["quotes_per_cell"], params["include_sensitive_quotes"])
     tables["quotes"] = quotes
+    outputs, figures = _write_tables_and_figures(tables, inputs, run_dir, params["small_n"], step)
+
+    step("writing the HTML report")
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    listed = sorted(str(p.relative_to(run_dir)) for p in outputs) + ["report.html", MANIFEST_NAME]
+    explore = f"{params['explore_url'].rstrip('/')}/reviews" if database_path(data_dir).is_file() else None
+    html = render_report(inputs, tables, quotes, figures, {"run_name": run_name, **params}, run_dir,
+                         listed, created_at, software_versions(), explore)
+    with write_atomic(run_dir / "report.html") as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    outputs.append(run_dir / "report.html")
+
+    # The report itself draws no random numbers (quotes and the topic map are deterministic);
+    # the seeds that shaped its inputs are the upstream ones.
+    options = inputs.analyze_summary.get("options") or {}
+    seeds = {"report": None, "analyze": options.get("seed"), "analyze.embeddings": options.get("embeddings")}
+    manifest = build_manifest(
+        run_dir, data_dir, run_name, inputs.files,
+        [inputs_codebook_path(params["codebook"]), *model_files()],
+        params, seeds, outputs, _upstream(inputs, data_dir),
+    )
+    if original is not None:
+        manifest["reproduction"] = compare_outputs(original, run_dir)
+    write_manifest(manifest, run_dir)
+    _share(run_dir)
+    return run_dir
+
+
+def _reproduce(original: dict, data_dir: str | Path | None, run_name: str | None) -> tuple[dict, Path, str]:
+    """The parameters, data directory and run name of a rerun of the ``original`` manifest's
+    report; refuses when an input changed since."""
+    params = {**DEFAULTS, **{k: v for k, v in original["parameters"].items() if k in DEFAULTS}}
+    data_dir = Path(data_dir) if data_dir else Path(original["data_dir"])
+    changed = changed_inputs(original, data_dir)
+    if changed:
+        raise InputError(
+            f"inputs changed since {original['_path']} was written: {'; '.join(changed)}; "
+            "restore them, or run 'reviewmine report' for a new report of the current data"
+        )
+    if not run_name:
+        check_run_name(str(original["run_name"]), f"{original['_path']}: run_name")
+        run_name = f"{original['run_name']}-reproduced"
+    return params, data_dir, run_name
+
+
+def _check_params(params: dict) -> None:
+    if params["small_n"] < 1 or params["quotes_per_cell"] < 1:
+        raise InputError("small_n and quotes_per_cell must be at least 1")
+    if not str(params["explore_url"]).startswith(("http://", "https://")):
+        raise InputError(
+            f"--explore-url {params['explore_url']!r}: not an http(s) URL; use e.g. http://127.0.0.1:8001"
+        )
+
+
+def _write_tables_and_figures(tables: dict, inputs, run_dir: Path, small_n: int,
+                              step: Callable[[str], None]) -> tuple[list[Path], dict]:
+    """Write the tables (Parquet, CSV, workbook) and draw the figures; return the files
+    written and the figures."""
     step("writing tables")
     outputs = write_tables(tables, run_dir / "tables")
     parquet = {name: run_dir / "tables" / f"{name}.parquet" for name in tables}
@@ -135,28 +177,19 @@ def report(
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
             workbook = pool.submit(write_workbook, parquet, run_dir / "workbook.xlsx")
             step("drawing figures")
-            figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, params["small_n"])
+            figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, small_n)
             outputs.append(workbook.result())
     else:
         outputs.append(write_workbook(parquet, run_dir / "workbook.xlsx"))
         step("drawing figures")
-        figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, params["small_n"])
+        figures = draw_figures(tables, run_dir / "figures", inputs.topic_info, small_n)
     outputs += [p for paths in figures.values() if not isinstance(paths, str) for p in paths]
+    return outputs, figures
 
-    step("writing the HTML report")
-    created_at = datetime.now(UTC).isoformat(timespec="seconds")
-    software = software_versions()
-    listed = sorted(str(p.relative_to(run_dir)) for p in outputs) + ["report.html", MANIFEST_NAME]
-    explore = f"{params['explore_url'].rstrip('/')}/reviews" if database_path(data_dir).is_file() else None
-    html = render_report(inputs, tables, quotes, figures, {"run_name": run_name, **params}, run_dir,
-                         listed, created_at, software, explore)
-    from reviewmine.io import write_atomic
 
-    with write_atomic(run_dir / "report.html") as tmp:
-        tmp.write_text(html, encoding="utf-8")
-    outputs.append(run_dir / "report.html")
-
-    upstream = {
+def _upstream(inputs, data_dir: Path) -> dict:
+    """What the upstream stages did, for the manifest."""
+    return {
         "process_summary": {k: inputs.process_summary.get(k) for k in ("rows_read", "reviews", "english", "spam")},
         "analyze_summary": {k: inputs.analyze_summary.get(k) for k in (
             "reviews_in", "analysed", "with_codes", "codes", "topics", "coder_method", "codebook", "finished_at")},
@@ -171,20 +204,6 @@ def report(
             for r in ImportRegistry(data_dir).active
         ],
     }
-    # The report itself draws no random numbers (quotes and the topic map are deterministic);
-    # the seeds that shaped its inputs are the upstream ones.
-    options = inputs.analyze_summary.get("options") or {}
-    seeds = {"report": None, "analyze": options.get("seed"), "analyze.embeddings": options.get("embeddings")}
-    manifest = build_manifest(
-        run_dir, data_dir, run_name, inputs.files,
-        [inputs_codebook_path(params["codebook"]), *model_files()],
-        params, seeds, outputs, upstream,
-    )
-    if original is not None:
-        manifest["reproduction"] = compare_outputs(original, run_dir)
-    write_manifest(manifest, run_dir)
-    _share(run_dir)
-    return run_dir
 
 
 def check_run_name(name: str, what: str = "--run") -> None:

@@ -1,0 +1,128 @@
+"""Whole workflows over the stages: :func:`run` (collect -> process -> analyze -> report, the
+scheduled run) and :func:`demo` (process -> analyze -> report on the shipped sample).
+
+The CLI commands ``reviewmine run`` and ``reviewmine demo`` only parse options and print:
+the stages report back through ``on_start`` (a stage begins), ``on_done`` (a stage's result)
+and ``on_progress`` (reviews analysed so far), so a notebook or a scheduler can drive the same
+workflow without the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reviewmine import config
+
+DEMO_DATA_DIR = Path("data/demo")
+DEMO_SAMPLE = "reviews_sample.csv"
+
+
+@dataclass
+class WorkflowResult:
+    """What each stage of a workflow returned (``None`` for a stage that did not run)."""
+
+    data_dir: Path
+    collect: Any = None
+    """``reviewmine.collect.CollectResult``."""
+    process: Any = None
+    """``reviewmine.process.ProcessSummary``."""
+    analyze: Any = None
+    """``reviewmine.analyze.AnalyzeSummary``."""
+    report: Path | None = None
+    """The report's directory."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether some app/store could not be collected (the later stages still ran)."""
+        return bool(self.collect is not None and self.collect.failed)
+
+
+def run(
+    data_dir: str | Path | None = None,
+    catalog: str | Path | None = None,
+    apps: Sequence[str] | None = None,
+    collect: bool = True,
+    topics: bool = True,
+    *,
+    on_message: Callable[[str], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[str, Any], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> WorkflowResult:
+    """Chain collect -> process -> analyze -> report in ``data_dir`` (default
+    ``$REVIEWMINE_DATA_DIR`` or ``./data``).
+
+    ``apps`` limits collection and the report to those app slugs; process and analyze have no
+    app filter and work on every review the data directory holds. A failed app/store does not
+    stop the later stages: they run on everything collected so far (see ``result.failed``).
+    ``on_message`` receives collect's notes (apps skipped, stores that failed).
+    """
+    from reviewmine.process import process
+    from reviewmine.report import report
+
+    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
+    apps = list(apps) if apps else None
+    result = WorkflowResult(data_dir)
+    stage = _Stages(on_start, on_done)
+    if collect:
+        from reviewmine.collect import collect as collect_reviews
+
+        result.collect = stage("collect", collect_reviews, catalog=catalog, data_dir=data_dir, apps=apps,
+                               on_message=on_message)
+    result.process = stage("process", process, data_dir)
+    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress)
+    result.report = stage("report", report, data_dir, apps=apps)
+    return result
+
+
+def demo(
+    data_dir: str | Path = DEMO_DATA_DIR,
+    topics: bool = True,
+    *,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[str, Any], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> WorkflowResult:
+    """Process, analyse and report the shipped real sample (:func:`demo_sample`) in
+    ``data_dir``, offline."""
+    from reviewmine.process import process
+    from reviewmine.report import report
+
+    data_dir = Path(data_dir)
+    result = WorkflowResult(data_dir)
+    stage = _Stages(on_start, on_done)
+    result.process = stage("process", process, data_dir, inputs=[demo_sample()], include_raw=False)
+    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress)
+    result.report = stage("report", report, data_dir)
+    return result
+
+
+def demo_sample() -> Path:
+    """The shipped sample of real reviews the demo runs on."""
+    return config.sample_dir() / DEMO_SAMPLE
+
+
+def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None):
+    """The analyze stage with the defaults both workflows use (English, no spam, shipped
+    codebook, static embeddings, seed 42)."""
+    from reviewmine.analyze import analyze
+
+    return analyze(data_dir, topics=topics, on_progress=on_progress)
+
+
+class _Stages:
+    """Run one stage between the ``on_start`` and ``on_done`` callbacks."""
+
+    def __init__(self, on_start: Callable[[str], None] | None, on_done: Callable[[str, Any], None] | None):
+        self.on_start, self.on_done = on_start, on_done
+
+    def __call__(self, name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.on_start:
+            self.on_start(name)
+        value = func(*args, **kwargs)
+        if self.on_done:
+            self.on_done(name, value)
+        return value
