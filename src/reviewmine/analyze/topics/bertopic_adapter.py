@@ -151,8 +151,9 @@ class BERTopicAdapter:
         return cosine_similarity(doc_ctfidf, model.c_tf_idf_[model._outliers :])
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, path: Path, embedding_pointer: str) -> None:
-        """Safetensors (no pickle), with the c-TF-IDF model and a pointer to the embedder."""
+    def save(self, path: Path, embedding_pointer: str | bool) -> None:
+        """Safetensors (no pickle), with the c-TF-IDF model and a pointer to the embedder
+        (``False``: none; ``load`` is then given the embedder)."""
         self.model.save(
             str(path),
             serialization="safetensors",

@@ -557,9 +557,10 @@ class ReviewTopicModel(BaseEstimator):
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        embedder = self._embedder()
-        backend = getattr(embedder, "backend", embedder)
-        pointer = str(getattr(backend, "model_dir", None) or "sentence-transformers/all-MiniLM-L6-v2")
+        pointer: str | bool = False  # an embedding object has no name to reload it by
+        if isinstance(self.embeddings, str):
+            backend = self._embedder().backend
+            pointer = str(getattr(backend, "model_dir", None) or "sentence-transformers/all-MiniLM-L6-v2")
         self._bertopic().save(path / "bertopic", pointer)
         from safetensors.numpy import save_file
 
