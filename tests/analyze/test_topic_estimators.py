@@ -35,9 +35,7 @@ def corpus(n_per_theme: int = 20) -> list[str]:
 
 
 class ThemeEmbedder:
-    """A tiny embedding object: one axis per theme, counted words (no model download)."""
-
-    name = "theme-counts"
+    """A tiny embedding object with only ``encode``: one axis per theme, counted words."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -107,13 +105,13 @@ def test_components_given_as_objects(tmp_path):
     sleep_topic = model.transform(["sleep bedtime insomnia at night"])[0]
     assert "sleep" in " ".join(model.topic_words(int(sleep_topic)))
     model.save(tmp_path / "model")
-    assert model.manifest()["params"]["embeddings"] == "theme-counts"
+    assert model.manifest()["params"]["embeddings"] == "ThemeEmbedder"
     reloaded = ReviewTopicModel.load(tmp_path / "model", embeddings=ThemeEmbedder())
     assert (reloaded.transform(corpus()) == ids).all()
 
 
 def test_embedding_object_needs_a_zeroshot_threshold():
-    with pytest.raises(InputError, match=r"^embeddings 'theme-counts': no calibrated zero-shot threshold; pass zeroshot_threshold=$"):
+    with pytest.raises(InputError, match=r"^embeddings 'ThemeEmbedder': no calibrated zero-shot threshold; pass zeroshot_threshold=$"):
         ReviewTopicModel(embeddings=ThemeEmbedder(), min_df=1).fit(corpus())
 
 

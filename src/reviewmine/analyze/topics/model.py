@@ -129,6 +129,13 @@ def zeroshot_descriptions(codebook: Codebook) -> list[str]:
     return texts
 
 
+def embedder_name(embeddings: str | object) -> str:
+    """A backend's name, or an embedding object's ``name`` (else its class name)."""
+    if isinstance(embeddings, str):
+        return embeddings
+    return str(getattr(embeddings, "name", type(embeddings).__name__))
+
+
 class CentredEmbedder:
     """Subtract the corpus mean vector, then re-normalise.
 
@@ -140,7 +147,7 @@ class CentredEmbedder:
 
     def __init__(self, inner, mean: np.ndarray) -> None:
         self.inner = inner
-        self.name = inner.name
+        self.name = embedder_name(inner)
         self.mean = np.asarray(mean, dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -262,11 +269,6 @@ class ReviewTopicModel(BaseEstimator):
             self._embedder_cache = get_embedder(self.embeddings)
         return self._embedder_cache
 
-    def _embeddings_name(self) -> str:
-        if isinstance(self.embeddings, str):
-            return self.embeddings
-        return str(getattr(self.embeddings, "name", type(self.embeddings).__name__))
-
     def _codebook(self) -> Codebook:
         if isinstance(self.codebook, Codebook):
             return self.codebook
@@ -361,7 +363,7 @@ class ReviewTopicModel(BaseEstimator):
         """Zero-shot and factor-mapping thresholds: given, or calibrated for the backend."""
         zs_threshold = self.zeroshot_threshold
         if zs_threshold is None:
-            name = self._embeddings_name()
+            name = embedder_name(self.embeddings)
             if name not in ZEROSHOT_THRESHOLDS:
                 raise InputError(
                     f"embeddings {name!r}: no calibrated zero-shot threshold; pass zeroshot_threshold="
@@ -525,7 +527,7 @@ class ReviewTopicModel(BaseEstimator):
 
         versions = software_versions(("bertopic", "model2vec", "scikit-learn", "numpy"))
         params = {k: getattr(self, k) for k in MANIFEST_PARAMS}
-        params["embeddings"] = self._embeddings_name()
+        params["embeddings"] = embedder_name(self.embeddings)
         codebook = self.codebook if isinstance(self.codebook, str | Path) else None
         params["codebook"] = str(codebook) if codebook else None
         return {
