@@ -28,6 +28,7 @@ array([3])
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -67,12 +68,8 @@ FILLER_WORDS = frozenset(
     """.split()
 )
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
-# The parameters a saved model records in manifest.json (the component objects are not).
-MANIFEST_PARAMS = (
-    "embeddings", "seed", "min_topic_size", "sample_size", "zeroshot", "zeroshot_threshold",
-    "map_threshold", "n_components", "max_topics", "min_df", "min_content_words",
-    "outlier_threshold", "mmr_diversity", "bm25", "batch_size",
-)
+# Parameters holding objects: manifest.json records the codebook's path and no component.
+COMPONENT_PARAMS = ("codebook", "reducer", "clusterer")
 
 
 def stop_words() -> list[str]:
@@ -526,7 +523,9 @@ class ReviewTopicModel(BaseEstimator):
         from reviewmine.versions import software_versions
 
         versions = software_versions(("bertopic", "model2vec", "scikit-learn", "numpy"))
-        params = {k: getattr(self, k) for k in MANIFEST_PARAMS}
+        # Constructor order (not get_params' sorted one), so manifests stay as they were.
+        names = inspect.signature(type(self).__init__).parameters
+        params = {k: getattr(self, k) for k in names if k != "self" and k not in COMPONENT_PARAMS}
         params["embeddings"] = embedder_name(self.embeddings)
         codebook = self.codebook if isinstance(self.codebook, str | Path) else None
         params["codebook"] = str(codebook) if codebook else None
