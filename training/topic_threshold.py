@@ -5,7 +5,7 @@ Run from the repository root::
     python -m training.topic_threshold --training data/training/coded_reviews.csv \
         --dev PATH/TO/reviews_dev.csv --embeddings static
 
-The chosen value is written into ``ZEROSHOT_THRESHOLDS`` of ``reviewmine/analyze/topics.py``
+The chosen value is written into ``ZEROSHOT_THRESHOLDS`` of ``reviewmine/analyze/topics/model.py``
 by hand (it is a constant of the shipped model, reviewed like code). Never run it on the
 evaluation set.
 """

@@ -183,6 +183,24 @@ def test_a_worker_that_dies_gives_a_clear_error():
         list(code_batches(coder, batches, workers=2, finish=die))
 
 
+def test_workers_get_the_coder_through_the_pool_initializer():
+    """Workers code with the coder the initializer gave them; the parent keeps no module
+    global pointing at it while they run, and the results equal in-process coding."""
+    import os
+
+    from reviewmine.analyze import factors
+
+    coder = factors.FactorCoder(use_model=False)
+    batches = [(["it crashes all the time"], None), (["calming sleep sounds"], None), (["too expensive"], ["Price"])]
+    running = factors.code_batches(coder, batches, workers=2, finish=lambda results: (os.getpid(), results))
+    pooled = [next(running)]
+    assert not any(value is coder for value in vars(factors).values())
+    assert factors._WorkerJob.coder is None and factors._WorkerJob.finish is None
+    pooled += list(running)
+    assert all(pid != os.getpid() for pid, _ in pooled)
+    assert [results for _, results in pooled] == [coder.code_texts(*batch) for batch in batches]
+
+
 def _plain_patterns(codebook):
     """Each code's cues as one case-insensitive whole-word regex: the reference behaviour."""
     import re

@@ -415,12 +415,24 @@ class FactorCoder:
         return list(chosen.values())
 
 
-_FORKED_CODER: FactorCoder | None = None
-_FORKED_FINISH: Callable | None = None
+class _WorkerJob:
+    """What a coding worker codes with: set by the pool initializer inside each worker
+    process, never in the parent, so no state is handed over through a global set before
+    the fork (the coder reaches the worker as an initializer argument, copied by the fork,
+    not pickled)."""
+
+    coder: FactorCoder | None = None
+    finish: Callable | None = None
 
 
 def _code_in_worker(batch: tuple[list[str], list[str] | None]):
-    return _FORKED_FINISH(_FORKED_CODER.code_texts(*batch))
+    return _WorkerJob.finish(_WorkerJob.coder.code_texts(*batch))
+
+
+def _start_worker(parent: int, coder: FactorCoder, finish: Callable) -> None:
+    """Pool initializer: tie the worker to its parent, then keep what it codes with."""
+    _init_worker(parent)
+    _WorkerJob.coder, _WorkerJob.finish = coder, finish
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -471,11 +483,10 @@ def code_batches(
         for batch in itertools.chain((first,), () if second is None else (second,), iterator):
             yield finish(coder.code_texts(*batch))
         return
-    global _FORKED_CODER, _FORKED_FINISH
-    _FORKED_CODER, _FORKED_FINISH = coder, finish
     others = set(mp.active_children())
     pool = ProcessPoolExecutor(
-        workers, mp_context=mp.get_context("fork"), initializer=_init_worker, initargs=(os.getpid(),)
+        workers, mp_context=mp.get_context("fork"), initializer=_start_worker,
+        initargs=(os.getpid(), coder, finish),
     )
     try:
         in_flight = deque(pool.submit(_code_in_worker, b) for b in (first, second))
@@ -493,7 +504,6 @@ def code_batches(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        _FORKED_CODER, _FORKED_FINISH = None, None
 
 
 def _result(future):

@@ -206,6 +206,9 @@ class FastVader:
         return self._score(recs, text)
 
     def _score(self, recs: list[_Record], text: str) -> float:
+        """VADER's ``polarity_scores`` compound from the token records: each lexicon word's
+        valence with its own rules, then the rules of the words before it, then the whole
+        text's (``_text_compound``)."""
         n = len(recs)
         last = n - 1
         ups = 0
@@ -224,6 +227,8 @@ class FastVader:
             lw = r[0]
             if lw == "kind" and i < last and lws[i + 1] == "of":
                 continue
+            # The word's own valence: "no" before a lexicon word, "no" up to three words
+            # back, and capitals amid lower case.
             v = r[6]
             if lw == "no" and i != last and recs[i + 1][3]:
                 v = 0.0
@@ -238,82 +243,91 @@ class FastVader:
                     v += C_INCR
                 else:
                     v -= C_INCR
-
             if i > 0:
-                # one word back
-                p = recs[i - 1]
-                if not p[3]:
-                    if p[4] is not None:
-                        v = v + _booster(p, v, cap_diff)
-                    if p[5]:
-                        v = v * N_SCALAR
-                if i > 1:
-                    # two words back
-                    p = recs[i - 2]
-                    if not p[3]:
-                        if p[4] is not None:
-                            s = _booster(p, v, cap_diff)
-                            if s != 0:
-                                s = s * 0.95
-                            v = v + s
-                        l2 = p[0]
-                        l1 = lws[i - 1]
-                        if l2 == "never" and (l1 == "so" or l1 == "this"):
-                            v = v * 1.25
-                        elif l2 == "without" and l1 == "doubt":
-                            pass
-                        elif p[5]:
-                            v = v * N_SCALAR
-                    if i > 2:
-                        # three words back
-                        p = recs[i - 3]
-                        if not p[3]:
-                            if p[4] is not None:
-                                s = _booster(p, v, cap_diff)
-                                if s != 0:
-                                    s = s * 0.9
-                                v = v + s
-                            l3 = p[0]
-                            l2 = lws[i - 2]
-                            l1 = lws[i - 1]
-                            # VADER's precedence: (never and so/this) or so/this
-                            if (l3 == "never" and (l2 == "so" or l2 == "this")) or (
-                                l1 == "so" or l1 == "this"
-                            ):
-                                v = v * 1.25
-                            elif l3 == "without" and (l2 == "doubt" or l1 == "doubt"):
-                                pass
-                            elif p[5]:
-                                v = v * N_SCALAR
-                            v = _special_idioms(v, lws, i, n)
-
-            # "least" as negation, unless "at least" / "very least"
-            if i > 0 and lws[i - 1] == "least" and not recs[i - 1][3]:
-                if not (i > 1 and (lws[i - 2] == "at" or lws[i - 2] == "very")):
-                    v = v * N_SCALAR
+                v = _preceding_words(v, recs, lws, i, n, cap_diff)
             if v:
                 positions.append(i)
                 values.append(v)
 
         if not values:
             return 0.0
-        if "but" in lws:
-            _but_check(lws.index("but"), positions, values)
-        sum_s = float(sum(values))
-        if sum_s > 0 or sum_s < 0:
-            ep = text.count("!")
-            qm = text.count("?")
-            amp = _AMPLIFIER[(ep if ep < 4 else 4, qm if qm < 4 else 4)]
-            if sum_s > 0:
-                sum_s += amp
-            else:
-                sum_s -= amp
-        norm = sum_s / math.sqrt((sum_s * sum_s) + 15)
-        if norm < -1.0:
-            norm = -1.0
-        elif norm > 1.0:
-            norm = 1.0
-        return round(norm, 4)
+        return _text_compound(values, positions, lws, text)
+
+
+def _preceding_words(v: Any, recs: list[_Record], lws: list[str], i: int, n: int, cap_diff: bool) -> Any:
+    """The rules of the (up to) three words before lexicon word ``i`` (``i >= 1``): boosters,
+    negations, "never so/this", "without doubt", special idioms and "least"."""
+    # one word back
+    p = recs[i - 1]
+    if not p[3]:
+        if p[4] is not None:
+            v = v + _booster(p, v, cap_diff)
+        if p[5]:
+            v = v * N_SCALAR
+    if i > 1:
+        # two words back
+        p = recs[i - 2]
+        if not p[3]:
+            if p[4] is not None:
+                s = _booster(p, v, cap_diff)
+                if s != 0:
+                    s = s * 0.95
+                v = v + s
+            l2 = p[0]
+            l1 = lws[i - 1]
+            if l2 == "never" and (l1 == "so" or l1 == "this"):
+                v = v * 1.25
+            elif l2 == "without" and l1 == "doubt":
+                pass
+            elif p[5]:
+                v = v * N_SCALAR
+        if i > 2:
+            # three words back
+            p = recs[i - 3]
+            if not p[3]:
+                if p[4] is not None:
+                    s = _booster(p, v, cap_diff)
+                    if s != 0:
+                        s = s * 0.9
+                    v = v + s
+                l3 = p[0]
+                l2 = lws[i - 2]
+                l1 = lws[i - 1]
+                # VADER's precedence: (never and so/this) or so/this
+                if (l3 == "never" and (l2 == "so" or l2 == "this")) or (l1 == "so" or l1 == "this"):
+                    v = v * 1.25
+                elif l3 == "without" and (l2 == "doubt" or l1 == "doubt"):
+                    pass
+                elif p[5]:
+                    v = v * N_SCALAR
+                v = _special_idioms(v, lws, i, n)
+    # "least" as negation, unless "at least" / "very least"
+    if lws[i - 1] == "least" and not recs[i - 1][3]:
+        if not (i > 1 and (lws[i - 2] == "at" or lws[i - 2] == "very")):
+            v = v * N_SCALAR
+    return v
+
+
+def _text_compound(values: list[Any], positions: list[int], lws: list[str], text: str) -> float:
+    """The whole text's rules on the non-zero word valences: the "but" shift, "!"/"?"
+    emphasis, and VADER's normalisation to -1..1, rounded to 4 decimals."""
+    if "but" in lws:
+        _but_check(lws.index("but"), positions, values)
+    sum_s = float(sum(values))
+    if sum_s > 0 or sum_s < 0:
+        ep = text.count("!")
+        qm = text.count("?")
+        amp = _AMPLIFIER[(ep if ep < 4 else 4, qm if qm < 4 else 4)]
+        if sum_s > 0:
+            sum_s += amp
+        else:
+            sum_s -= amp
+    norm = sum_s / math.sqrt((sum_s * sum_s) + 15)
+    if norm < -1.0:
+        norm = -1.0
+    elif norm > 1.0:
+        norm = 1.0
+    return round(norm, 4)
 
 
 def _booster(rec: Any, valence: float, cap_diff: bool) -> float:
