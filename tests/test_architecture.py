@@ -17,12 +17,6 @@ MAX_FUNCTION_LINES = 80
 # Functions over the limit in modules other engineers are splitting right now (issue 12):
 # remove each entry as its function is split; the test fails on any function not listed, and
 # on an entry that is no longer too long (so the list only shrinks).
-LONG_FUNCTIONS_BEING_SPLIT = {
-    "reviewmine.analyze.fastvader.FastVader._score",
-    "reviewmine.collect.run.collect",
-    "reviewmine.process.pipeline._BatchStep.__call__",
-    "reviewmine.process.pipeline.process",
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -143,10 +137,4 @@ def _collect_long(node: ast.AST, prefix: str, found: dict[str, int]) -> None:
 
 def test_no_function_is_longer_than_80_lines():
     long = _long_functions()
-    new = {name: n for name, n in long.items() if name not in LONG_FUNCTIONS_BEING_SPLIT}
-    assert not new, f"split these into named steps (at most {MAX_FUNCTION_LINES} lines each): {new}"
-
-
-@pytest.mark.parametrize("name", sorted(LONG_FUNCTIONS_BEING_SPLIT))
-def test_the_allow_list_of_long_functions_only_shrinks(name):
-    assert name in _long_functions(), f"{name} is split (or gone): remove it from LONG_FUNCTIONS_BEING_SPLIT"
+    assert not long, f"split these into named steps (at most {MAX_FUNCTION_LINES} lines each): {long}"
