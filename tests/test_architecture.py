@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import reviewmine
 
 PACKAGE = Path(reviewmine.__file__).resolve().parent
