@@ -61,6 +61,10 @@ def sentiment() -> dict:
     return _json(MODELS / "sentiment_stars.json")
 
 
+def prevalence() -> dict:
+    return _json(MODELS / "coder_prevalence.json")
+
+
 def bench(name: str) -> dict:
     return _json(RESULTS / f"{name}.json")
 
@@ -115,7 +119,10 @@ factors (cost, perceived benefit, technical issues, chatbot quality, content) an
 rare, abstract factors; on apps it was not trained on (leave one app out, scored against the
 project's training coders, also AI assistants) expect micro-F1 {crossapp_range()}. Report its
 measured accuracy with any results, and validate it on your own apps with `sample-for-coding` +
-`evaluate` before publishing. Review sentiment separates 1-2 from 4-5 star reviews of apps it
+`evaluate` before publishing. Per-app factor shares in the report come with an interval that
+includes the coder's error measured on unseen apps: such intervals covered the coders' share
+{prevalence()['coverage']:.0%} of the time on left-out apps, against {prevalence()['wilson_coverage']:.0%} for intervals of sampling error
+alone (details in [docs/coder-accuracy.md](docs/coder-accuracy.md)). Review sentiment separates 1-2 from 4-5 star reviews of apps it
 never saw with ROC AUC {sent['heldout_auc_blend']:.3f} (plain VADER:
 {sent['heldout_auc_plain_vader']:.3f}). {code_speed()} Per-code figures:
 [docs/coder-accuracy.md](docs/coder-accuracy.md)."""
@@ -312,28 +319,34 @@ def explore_build() -> str:
 
 
 def prevalence_section() -> list[str]:
-    """How well corrected shares recover the coded shares of apps the coder never saw."""
+    """How often share intervals with the coder's error cover the coded shares of unseen apps."""
     p = _json(MODELS / "coder_prevalence.json")
     lines = [
         "",
-        "## Shares per app with the coder's error (leave one app out)",
+        "## Shares per app with the coder's error in the interval (leave one app out)",
         "",
-        "For each app left out of training and each code x polarity its coders or the coder used, the",
-        "share of its reviews with that label: raw (coded by the tool), corrected for the coder's error",
-        "with error rates measured on the other apps only (`reviewmine.analyze.prevalence`), and as the",
-        "project's coders coded it (`python -m training.prevalence_check`).",
+        "For each app left out of training and each code x polarity its coders or the coder used: the",
+        "share of its reviews the coder gave the label against the share the project's coders gave it,",
+        "with the plain Wilson interval of the coded share and the interval that adds the coder's bias",
+        "and app-to-app spread measured on the other apps only (`reviewmine.analyze.prevalence`,",
+        "`python -m training.prevalence_check`).",
         "",
-        "| measure | raw share (Wilson interval) | corrected share (interval with the coder's error) |",
-        "|---|---:|---:|",
-        f"| mean absolute error vs the coders' share | {p['raw_mae']:.4f} | {p['corrected_mae']:.4f} |",
-        f"| intervals that cover the coders' share | {p['raw_wilson_coverage']:.1%} | {p['corrected_coverage']:.1%} |",
+        "| measure | value |",
+        "|---|---:|",
+        f"| app x label pairs | {p['labels']} |",
+        f"| mean absolute error of the coded share | {p['coded_share_mae']:.4f} |",
+        f"| ... after subtracting the other apps' mean error | {p['bias_corrected_mae']:.4f} |",
+        f"| ... after Rogan-Gladen with the other apps' sensitivity and specificity | {p['rogan_gladen_mae']:.4f} |",
+        f"| Wilson intervals (sampling error only) covering the coders' share | {p['wilson_coverage']:.1%} |",
+        f"| intervals with the coder's error covering the coders' share | {p['coverage']:.1%} |",
+        f"| median width of those intervals (share points) | {p['median_width']:.4f} |",
         "",
-        f"{p['labels_checked']} app x label pairs; {p['labels_corrected']} could be corrected (the others' error",
-        "rates were too uncertain: their corrected interval is 0-1, which covers by construction).",
+        "Both point corrections made shares of unseen apps worse, so the report keeps the coded share",
+        "as its estimate and puts the coder's error into the interval (`coder_ci_low`, `coder_ci_high`).",
         "",
-        "| held-out app | labels | raw MAE | corrected MAE | corrected coverage |",
+        "| held-out app | labels | MAE of the coded share | Wilson coverage | coverage with the coder's error |",
         "|---|---:|---:|---:|---:|",
     ]
     for app, r in p["per_app"].items():
-        lines.append(f"| {app} | {r['labels']} | {r['raw_mae']:.4f} | {r['corrected_mae']:.4f} | {r['corrected_coverage']:.1%} |")
+        lines.append(f"| {app} | {r['labels']} | {r['coded_share_mae']:.4f} | {r['wilson_coverage']:.1%} | {r['coverage']:.1%} |")
     return lines

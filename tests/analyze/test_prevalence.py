@@ -1,40 +1,36 @@
-"""Factor shares corrected for the coder's measured error, with intervals that include it."""
+"""Factor shares with an interval that includes the coder's measured error."""
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
+from scipy.stats import t
 
-from reviewmine.analyze.prevalence import ErrorRates, corrected_share, pooled_rates
-
-
-def test_a_coder_that_over_finds_a_label_is_corrected_back_to_the_true_share():
-    # sensitivity 0.8, specificity 0.95, measured on 2,000 held-out reviews
-    rates = ErrorRates(tp=400, fn=100, fp=75, tn=1425)
-    true_share, n = 0.10, 1000
-    observed = round(n * (0.8 * true_share + 0.05 * (1 - true_share)))  # 125: the raw share says 12.5%
-    estimate, low, high = corrected_share(observed, n, rates)
-    assert estimate == pytest.approx(true_share, abs=0.005)
-    assert low < true_share < high  # covers the truth
-    assert high - low > 0.02  # wider than sampling error alone would make it
+from reviewmine.analyze.prevalence import label_errors, share_interval
 
 
-def test_a_perfect_coder_leaves_the_share_as_it_is():
-    rates = ErrorRates(tp=300, fn=0, fp=0, tn=700)
-    estimate, low, high = corrected_share(50, 500, rates)
-    assert estimate == pytest.approx(0.1) and low < 0.1 < high
-
-
-def test_a_coder_no_better_than_chance_cannot_be_corrected():
-    estimate, low, high = corrected_share(50, 500, ErrorRates(tp=5, fn=5, fp=50, tn=50))
-    assert math.isnan(estimate) and (low, high) == (0.0, 1.0)
-
-
-def test_error_rates_of_an_app_are_estimated_without_that_app():
+def test_errors_per_app_are_false_finds_minus_misses_over_reviews_without_the_judged_app():
     crossapp = {
-        "A": {"confusion": {"c:barrier": [1, 2, 3, 4]}},
-        "B": {"confusion": {"c:barrier": [10, 20, 30, 40], "d:facilitator": [1, 0, 0, 9]}},
+        "A": {"confusion": {"c:barrier": [10, 30, 10, 950]}},   # +2% (over-finds)
+        "B": {"confusion": {"c:barrier": [5, 0, 15, 980]}},     # -1.5% (misses)
+        "C": {"confusion": {"d:facilitator": [1, 0, 0, 99]}},   # c never used: 0
     }
-    assert pooled_rates(crossapp)["c:barrier"] == ErrorRates(11, 22, 33, 44)
-    assert pooled_rates(crossapp, exclude="B") == {"c:barrier": ErrorRates(1, 2, 3, 4)}
+    errors = label_errors(crossapp)
+    assert errors["c:barrier"].tolist() == pytest.approx([0.02, -0.015, 0.0])
+    assert label_errors(crossapp, exclude="A")["c:barrier"].tolist() == pytest.approx([-0.015, 0.0])
+
+
+def test_the_interval_widens_with_the_coders_bias_and_spread():
+    errors = np.array([0.02, 0.03, 0.01, 0.04, 0.02, 0.03])
+    low, high = share_interval(100, 1000, errors)
+    half = t.ppf(0.975, 5) * np.sqrt(errors.mean() ** 2 + errors.var(ddof=1) + 0.1 * 0.9 / 1000)
+    assert (low, high) == pytest.approx((round(0.1 - half, 4), round(0.1 + half, 4)))
+    exact = share_interval(100, 1000, np.zeros(6))
+    assert exact[1] - exact[0] < high - low  # a coder without error: sampling error only
+
+
+def test_a_share_of_zero_still_gets_an_interval_and_bounds_stay_in_0_1():
+    low, high = share_interval(0, 50, np.array([0.1, -0.1, 0.05]))
+    assert low == 0.0 and 0 < high <= 1
+    assert share_interval(5, 10, np.array([0.5])) != share_interval(5, 10, np.array([0.5, 0.5]))  # one app: no spread
+    assert all(np.isnan(share_interval(5, 10, np.array([0.5]))))

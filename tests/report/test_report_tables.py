@@ -177,3 +177,13 @@ def test_pooled_trend_figure_also_draws_the_mean_of_apps(tables):
     names = [t.get_text() for t in fig.legends[0].get_texts()]
     assert names == ["barrier, pooled", "barrier, mean of apps", "facilitator, pooled", "facilitator, mean of apps"]
     assert "pooled and mean of apps" in fig.get_suptitle()
+
+
+def test_factor_shares_carry_an_interval_with_the_coders_error(tables):
+    shares = tables["factor_shares"]
+    measured = shares.dropna(subset=["coder_ci_low"])
+    assert len(measured) > 20 and measured["polarity"].isin(["barrier", "facilitator", "neutral"]).all()
+    assert ((measured["coder_ci_low"] <= measured["share"] + 1e-9) & (measured["share"] <= measured["coder_ci_high"] + 1e-9)).all()
+    width = measured["coder_ci_high"] - measured["coder_ci_low"]
+    assert width.mean() > (measured["ci_high"] - measured["ci_low"]).mean()  # the coder's error widens it
+    assert shares.loc[shares["polarity"] == "any", "coder_ci_low"].isna().all()  # no error measured for 'any'

@@ -239,9 +239,14 @@ def _check_before_writing(source: Path, languages, include_spam: bool, topics: b
 TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
 
 
+# Figures measured of the shipped models (re-measuring them changes no code a review gets)
+MEASUREMENT_FILES = frozenset({"coder_accuracy.json", "coder_crossapp.json", "coder_prevalence.json"})
+
+
 def shipped_model_hashes() -> dict[str, str]:
-    """Model file -> start of its SHA-256, for every file of the shipped models."""
-    return {p.name: file_sha256(p)[:16] for p in sorted(MODELS_DIR.glob("*.*"))}
+    """Model file -> start of its SHA-256, for every file the shipped models are made of
+    (weights, thresholds, blend weights; not the measurements of them)."""
+    return {p.name: file_sha256(p)[:16] for p in sorted(MODELS_DIR.glob("*.*")) if p.name not in MEASUREMENT_FILES}
 
 
 def _analysable_batches(source: Path, languages, include_spam: bool, summary: AnalyzeSummary | None):

@@ -144,24 +144,24 @@ def factor_shares(inputs: ReportInputs, small_n: int) -> pd.DataFrame:
     out = _add_ci(out)
     out = _with_coder_error(out, inputs)
     cols = ["app", "n_reviews", "small_n", "code", "label", "category", "polarity", "count", "share", "ci_low",
-            "ci_high", "corrected_share", "corrected_ci_low", "corrected_ci_high"]
+            "ci_high", "coder_ci_low", "coder_ci_high"]
     return _round(out[cols])
 
 
 def _with_coder_error(shares: pd.DataFrame, inputs: ReportInputs) -> pd.DataFrame:
-    """Shares corrected for the shipped coder's error on unseen apps, with intervals that
-    include it (``analyze.prevalence``); NaN where the coder's error for a label is unmeasured
-    or the codes were not made by the shipped coder."""
+    """A 95% interval of each share that includes the shipped coder's measured error on unseen
+    apps besides sampling error (``analyze.prevalence``); NaN where that error is unmeasured or
+    the codes were not made by the shipped coder."""
     from reviewmine.analyze.outputs import shipped_coder_used
-    from reviewmine.analyze.prevalence import corrected_share, shipped_rates
+    from reviewmine.analyze.prevalence import share_interval, shipped_errors
 
-    rates = shipped_rates() if shipped_coder_used(inputs.analyze_summary) else {}
-    corrected = [
-        corrected_share(int(k), int(n), rates[f"{c}:{p}"]) if f"{c}:{p}" in rates else (np.nan,) * 3
+    errors = shipped_errors() if shipped_coder_used(inputs.analyze_summary) else {}
+    bounds = [
+        share_interval(int(k), int(n), errors[f"{c}:{p}"]) if f"{c}:{p}" in errors else (np.nan, np.nan)
         for c, p, k, n in zip(shares["code"], shares["polarity"], shares["count"], shares["n_reviews"], strict=True)
     ]
-    return shares.assign(**dict(zip(("corrected_share", "corrected_ci_low", "corrected_ci_high"),
-                                    np.array(corrected, dtype=float).T, strict=True)))
+    low, high = np.array(bounds, dtype=float).reshape(-1, 2).T
+    return shares.assign(coder_ci_low=low, coder_ci_high=high)
 
 
 def _net(flags: pd.DataFrame, key: str, sizes: pd.Series, keys: list[str]) -> pd.DataFrame:
