@@ -20,7 +20,7 @@ LIBRARY = {
     "evaluate": evaluate.evaluate,
     "sample-for-coding": evaluate.sample_for_coding,
     "process": process.process,
-    "export": process.export,
+    "export": workflow.export,
     "analyze": analyze,
     "demo": workflow.demo,
     "topics": topics.topics,

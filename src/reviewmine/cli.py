@@ -422,13 +422,15 @@ def export(
     max_rating: Annotated[int | None, typer.Option("--max-rating", min=1, max=5)] = None,
     language: Annotated[str | None, typer.Option("--language", help="ISO 639-1 code, e.g. en.")] = None,
     csv_raw_text: Annotated[bool, typer.Option("--csv-raw-text", help="CSV: keep text starting with = + - @ as is (default: prefix ', no formulas).")] = False,
+    with_codes: Annotated[bool, typer.Option("--with-codes", help="Join each review's sentiment, codes and evidence sentences (after 'reviewmine analyze').")] = False,
 ) -> None:
     """Export (a filtered part of) the processed reviews as CSV, Parquet or Excel."""
-    from reviewmine.process import export as run_export
+    from reviewmine.workflow import export as run_export
 
     n = run_export(
         data_dir, out, format, app=app, store=store, since=since, until=until,
         min_rating=min_rating, max_rating=max_rating, language=language, csv_raw_text=csv_raw_text,
+        with_codes=with_codes,
     )
     console.print(f"exported {n:,} reviews -> {out}", highlight=False, markup=False, soft_wrap=True)
 

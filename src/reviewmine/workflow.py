@@ -1,5 +1,6 @@
 """Whole workflows over the stages: :func:`run` (collect -> process -> analyze -> report, the
-scheduled run) and :func:`demo` (process -> analyze -> report on the shipped sample).
+scheduled run), :func:`demo` (process -> analyze -> report on the shipped sample) and
+:func:`export` (processed reviews, with their analysis joined on request).
 
 The CLI commands ``reviewmine run`` and ``reviewmine demo`` only parse options and print:
 the stages report back through ``on_start`` (a stage begins), ``on_done`` (a stage's result)
@@ -126,3 +127,33 @@ class _Stages:
         if self.on_done:
             self.on_done(name, value)
         return value
+
+
+def export(
+    data_dir: str | Path | None,
+    out: str | Path,
+    format: str | None = None,
+    *,
+    app: str | list[str] | None = None,
+    store: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    min_rating: int | None = None,
+    max_rating: int | None = None,
+    language: str | None = None,
+    csv_raw_text: bool = False,
+    with_codes: bool = False,
+) -> int:
+    """Write (a filtered part of) the processed reviews: ``reviewmine.process.export``, or with
+    ``with_codes`` the same reviews joined with their sentiment, codes and evidence sentences
+    (``reviewmine.analyze.outputs.export_with_codes``). Returns the number of rows written."""
+    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
+    filters = {"app": app, "store": store, "since": since, "until": until, "min_rating": min_rating,
+               "max_rating": max_rating, "language": language}
+    if with_codes:
+        from reviewmine.analyze.outputs import export_with_codes
+
+        return export_with_codes(data_dir, out, format, csv_raw_text=csv_raw_text, **filters)
+    from reviewmine.process import export as export_reviews
+
+    return export_reviews(data_dir, out, format, csv_raw_text=csv_raw_text, **filters)

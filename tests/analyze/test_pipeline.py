@@ -140,3 +140,12 @@ def test_export_with_codes_refuses_outputs_of_an_older_process_run(analysed, tmp
     reviews.to_parquet(data / "processed" / "reviews.parquet")  # another generation (no process stamp)
     with pytest.raises(InputError, match="was made from an older processed/reviews.parquet"):
         export_with_codes(data, tmp_path / "x.csv")
+
+
+def test_export_with_codes_on_the_command_line(analysed, tmp_path):
+    out = tmp_path / "coded.xlsx"
+    result = runner.invoke(app, ["export", "--data-dir", str(analysed), "--out", str(out), "--app", "Woebot", "--with-codes"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_excel(out, dtype=str, keep_default_na=False)
+    assert {"sentiment", "codes", "n_codes", "evidence"} <= set(table.columns) and set(table["app"]) == {"woebot"}
+    assert (table["codes"] != "").any()
