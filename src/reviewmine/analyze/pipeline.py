@@ -266,7 +266,8 @@ def _analysable_batches(source: Path, languages, include_spam: bool, summary: An
             keep &= lang_ok
             if summary is not None and not lang_ok.all():
                 dropped = reviews.loc[~lang_ok, ["review_key", "language", "text"]]
-                for language, n in dropped["language"].fillna("none").value_counts().items():
+                dropped = dropped.assign(language=dropped["language"].fillna("none"))  # no language detected
+                for language, n in dropped["language"].value_counts().items():
                     summary.skipped_by_language[language] = summary.skipped_by_language.get(language, 0) + int(n)
                 dropped_sample.add(list(dropped.itertuples(index=False, name=None)))
         if not include_spam:
