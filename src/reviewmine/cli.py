@@ -586,6 +586,7 @@ def topics_command(
     time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month (default: at, if present).")] = None,
     version_col: Annotated[str | None, typer.Option("--version-col", help="App-version column (default: app_version, if present).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML whose factors seed zero-shot topics.")] = None,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Measure NPMI, diversity and outliers on this corpus (DIR/metrics.json).")] = False,
 ) -> None:
     """Fit BERTopic topics (codebook factors as zero-shot topics + new themes) on a CSV."""
     from reviewmine.analyze.topics import topics as run_topics
@@ -593,7 +594,7 @@ def topics_command(
     result = run_topics(
         input, out, text_col=text_col, embeddings=embeddings, seed=seed,
         min_topic_size=min_topic_size, sample_size=sample_size, app_col=app_col,
-        time_col=time_col, version_col=version_col, codebook=codebook,
+        time_col=time_col, version_col=version_col, codebook=codebook, metrics=metrics,
     )
     _print_topics(result)
 
@@ -607,6 +608,11 @@ def _print_topics(result) -> None:
         f"{int(table.is_emerging.sum())} emerging) over {total:,} rows; "
         f"outliers {outliers / max(total, 1):.1%}; written to {result.out_dir}", markup=False
     )
+    if result.metrics:
+        m = result.metrics
+        out.print(f"quality on this corpus: NPMI {m['npmi']}, diversity {m['diversity']}, outliers "
+                  f"{m['outlier_share']:.1%} (top-10 unigrams, stop words and 'app' dropped); {m['seconds']} s "
+                  f"-> {result.out_dir / 'metrics.json'}", markup=False)
 
 
 # --------------------------------------------------------------------------- report

@@ -31,7 +31,7 @@ def cache(tmp_path_factory):
 def run(cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("topics")
     result = runner.invoke(app, ["topics", str(SAMPLE), "--text-col", "text", "--out", str(out),
-                                 "--sample-size", "2000", "--seed", "7"])
+                                 "--sample-size", "2000", "--seed", "7", "--metrics"])
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -132,3 +132,29 @@ def test_metrics_on_a_known_corpus():
     bad = npmi_coherence([["sleep", "money"]], docs, analyzer)[0]
     assert good == pytest.approx(1.0) and bad == pytest.approx(-1.0)
     assert topic_diversity([["a", "b"], ["a", "c"]]) == 0.75
+
+
+def test_topic_quality_scores_the_words_a_paper_would():
+    from reviewmine.analyze.topic_metrics import paper_words, topic_quality
+
+    assert paper_words("free_trial app the subscription free pay", top_n=3) == ["free", "trial", "subscription"]
+    docs = ["free trial then subscription", "free trial ended", "sleep stories calm me", "calm sleep sounds",
+            "the app crashes"]
+    quality = topic_quality(["free_trial subscription", "sleep calm app"], docs, outliers=1)
+    assert quality["topics"] == 2 and quality["diversity"] == 1.0 and quality["outlier_share"] == 0.2
+    assert quality["npmi"] > 0.3  # the words of each topic occur together
+    mixed = topic_quality(["free sleep", "trial calm"], docs, outliers=1)
+    assert mixed["npmi"] == -1.0  # never together
+
+
+def test_metrics_are_measured_on_the_corpus_and_written(run):
+    import json
+
+    out, output = run
+    metrics = json.loads((out / "metrics.json").read_text())
+    topics = pd.read_csv(out / "topics.csv", keep_default_na=False)
+    assert metrics["topics"] <= int((topics["topic_id"] != -1).sum()) and metrics["topics"] >= 2
+    assert -1 <= metrics["npmi"] <= 1 and 0 < metrics["diversity"] <= 1 and metrics["seconds"] > 0
+    outliers = int(topics.loc[topics["topic_id"] == -1, "size"].sum())
+    assert metrics["outlier_share"] == round(outliers / int(topics["size"].sum()), 4)
+    assert "quality on this corpus: NPMI" in output

@@ -65,3 +65,43 @@ def npmi_coherence(
                 pairs.append(np.log(p_ij / (single[i] * single[j])) / -np.log(p_ij))
         scores.append(float(np.mean(pairs)) if pairs else 0.0)
     return scores
+
+
+DROPPED_WORDS = frozenset({"app"})  # every model's reviews are about an app: no topic in it
+
+
+def unigram_analyzer() -> Callable[[str], list[str]]:
+    """Lower-case word tokens of two or more characters (scikit-learn's default pattern)."""
+    import re
+
+    token = re.compile(r"(?u)\b\w\w+\b")
+    return lambda text: token.findall(str(text).lower())
+
+
+def paper_words(words: Sequence[str] | str, top_n: int = 10) -> list[str]:
+    """A topic's top words as a topic-model paper scores them: n-grams split into unigrams
+    (``free_trial`` -> free, trial), English stop words (scikit-learn's list) and "app"
+    dropped, repeats collapsed, the first ``top_n`` kept, for every model alike."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    terms = words.split() if isinstance(words, str) else list(words)
+    out: list[str] = []
+    for term in terms:
+        for word in unigram_analyzer()(term.replace("_", " ")):
+            if word not in ENGLISH_STOP_WORDS and word not in DROPPED_WORDS and word not in out:
+                out.append(word)
+    return out[:top_n]
+
+
+def topic_quality(topic_words: Sequence[Sequence[str] | str], documents: Sequence[str], outliers: int) -> dict:
+    """NPMI (mean over topics, document co-occurrence in ``documents``) and diversity of the
+    topics' :func:`paper_words`, and the outlier share: the figures ``topics --metrics`` and
+    ``benchmarks/bench_topics.py`` print side by side for any model."""
+    words = [w for w in (paper_words(t) for t in topic_words) if len(w) >= 2]
+    scores = npmi_coherence(words, documents, unigram_analyzer())
+    return {
+        "topics": len(words),
+        "npmi": round(float(np.mean(scores)), 4) if scores else None,
+        "diversity": round(topic_diversity(words), 4) if words else None,
+        "outlier_share": round(outliers / len(documents), 4) if len(documents) else None,
+    }

@@ -3,6 +3,8 @@ and write its tables and the saved model to a directory."""
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,14 @@ from reviewmine.analyze.topics.tables import (
 )
 from reviewmine.config import default_data_dir
 from reviewmine.errors import InputError
-from reviewmine.io import read_table, refuse_overwrite, stage_dirs, write_errors, write_frame
+from reviewmine.io import (
+    read_table,
+    refuse_overwrite,
+    stage_dirs,
+    write_atomic,
+    write_errors,
+    write_frame,
+)
 
 
 @dataclass
@@ -30,6 +39,8 @@ class TopicsResult:
     assignments: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     out_dir: Path
+    metrics: dict | None = None
+    """With ``metrics=True``: NPMI, diversity, outlier share of this corpus, seconds."""
 
 
 def read_texts_csv(path: str | Path, text_col: str) -> pd.DataFrame:
@@ -66,8 +77,14 @@ def topics(
     time_col: str | None = None,
     version_col: str | None = None,
     codebook: str | Path | None = None,
+    metrics: bool = False,
 ) -> TopicsResult:
     """Fit the topic model on a CSV of reviews and write its tables to ``out``.
+
+    With ``metrics`` the quality of the topics on this corpus is measured the way a
+    topic-model paper would (``topic_metrics.topic_quality``: NPMI of the top-10 unigrams by
+    document co-occurrence, diversity, outlier share) with the whole run's seconds, written to
+    ``metrics.json`` and returned in ``result.metrics``.
 
     Writes ``topics.csv`` (topic_id, size, words, label, factor, is_emerging, ...),
     ``assignments.csv`` (row, topic_id, factor), ``topic_quotes.csv``, the saved model
@@ -79,6 +96,7 @@ def topics(
     >>> result = topics("data/sample/reviews_sample.csv", "out/topics")   # doctest: +SKIP
     >>> result.topics[["topic_id", "size", "words"]].head()               # doctest: +SKIP
     """
+    started = time.perf_counter()
     check_options(embeddings, seed, min_topic_size, sample_size)
     path = Path(input)
     refuse_overwrite(out, [path, codebook], stage_dirs(default_data_dir()), directory=True)
@@ -119,4 +137,14 @@ def topics(
         write_frame(t, out_dir / f"{name}.csv")
     with write_errors(out_dir / "model"):
         model.save(out_dir / "model")
-    return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir)
+    quality = None
+    if metrics:
+        from reviewmine.analyze.topic_metrics import topic_quality
+
+        found = table[table["topic_id"] != -1]
+        quality = topic_quality(found["words"].tolist(), texts, outliers=int((np.asarray(ids) == -1).sum()))
+        quality["seconds"] = round(time.perf_counter() - started, 1)
+        with write_atomic(out_dir / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(quality, indent=2) + "\n")
+    return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir,
+                        metrics=quality)
