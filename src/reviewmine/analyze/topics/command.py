@@ -43,6 +43,19 @@ class TopicsResult:
     """With ``metrics=True``: NPMI, diversity, outlier share of this corpus, seconds."""
 
 
+def _measure(table: pd.DataFrame, texts: list[str], ids, started: float, out_dir: Path) -> dict:
+    """``topic_quality`` of the fitted topics on their own corpus, with the run's seconds,
+    written to ``out_dir/metrics.json``."""
+    from reviewmine.analyze.topic_metrics import topic_quality
+
+    found = table[table["topic_id"] != -1]
+    quality = topic_quality(found["words"].tolist(), texts, outliers=int((np.asarray(ids) == -1).sum()))
+    quality["seconds"] = round(time.perf_counter() - started, 1)
+    with write_atomic(out_dir / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(quality, indent=2) + "\n")
+    return quality
+
+
 def read_texts_csv(path: str | Path, text_col: str) -> pd.DataFrame:
     """Read a CSV of reviews; a clear ``InputError`` for every way it can be unusable."""
     path = Path(path)
@@ -137,14 +150,6 @@ def topics(
         write_frame(t, out_dir / f"{name}.csv")
     with write_errors(out_dir / "model"):
         model.save(out_dir / "model")
-    quality = None
-    if metrics:
-        from reviewmine.analyze.topic_metrics import topic_quality
-
-        found = table[table["topic_id"] != -1]
-        quality = topic_quality(found["words"].tolist(), texts, outliers=int((np.asarray(ids) == -1).sum()))
-        quality["seconds"] = round(time.perf_counter() - started, 1)
-        with write_atomic(out_dir / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(quality, indent=2) + "\n")
+    quality = _measure(table, texts, ids, started, out_dir) if metrics else None
     return TopicsResult(model=model, topics=table, assignments=assignments, tables=tables, out_dir=out_dir,
                         metrics=quality)
