@@ -103,21 +103,13 @@ def coded_reviews(data_dir: str | Path, **filters) -> pd.DataFrame:
 def export_with_codes(data_dir: str | Path, out: str | Path, format: str | None = None,
                       csv_raw_text: bool = False, **filters) -> int:
     """Write :func:`coded_reviews` as CSV, Parquet or XLSX (the format from ``format`` or the
-    suffix), atomically and never over a stage output; returns the number of rows."""
-    from reviewmine.io import refuse_overwrite, stage_dirs, write_frame
-    from reviewmine.process.reader import EXPORT_FORMATS, XLSX_MAX_ROWS
+    suffix), as ``reviewmine.process.export`` writes reviews; returns the number of rows."""
+    import pyarrow as pa
 
-    out = Path(out)
-    fmt = (format or out.suffix.lstrip(".")).lower()
-    if fmt not in EXPORT_FORMATS:
-        raise InputError(f"--format {fmt or '?'}: use one of {', '.join(EXPORT_FORMATS)}")
+    from reviewmine.io import refuse_overwrite, stage_dirs
+    from reviewmine.process.reader import export_format, write_reviews
+
+    fmt = export_format(out, format)
     refuse_overwrite(out, protected_dirs=stage_dirs(data_dir))
-    table = coded_reviews(data_dir, **filters)
-    if fmt == "xlsx" and len(table) > XLSX_MAX_ROWS:
-        raise InputError(f"{len(table):,} rows do not fit in an Excel sheet (max {XLSX_MAX_ROWS:,}); "
-                         "filter with --app/--since or export csv/parquet")
-    for name in table.columns:
-        if isinstance(table[name].dtype, pd.DatetimeTZDtype) and fmt != "parquet":
-            table[name] = table[name].dt.strftime("%Y-%m-%dT%H:%M:%SZ")  # Excel has no time zones
-    write_frame(table, out, format=fmt, csv_raw_text=csv_raw_text)
-    return len(table)
+    table = pa.Table.from_pandas(coded_reviews(data_dir, **filters), preserve_index=False)
+    return write_reviews(table, out, fmt, csv_raw_text)

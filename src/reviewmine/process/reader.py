@@ -88,6 +88,8 @@ def review_filter(
 
     ``since``/``until`` are inclusive dates (``until="2024-03-31"`` includes that whole day).
     """
+    if min_rating is not None and max_rating is not None and min_rating > max_rating:
+        raise InputError(f"--min-rating {min_rating} is above --max-rating {max_rating}")
     if store and store not in STORES:
         raise InputError(f"--store {store!r}: unknown store; use one of {', '.join(STORES)}")
     check_language("--language", language)
@@ -247,17 +249,27 @@ def export(
     >>> export("data", "calm.csv", app="calm", since="2024-01-01")  # doctest: +SKIP
     1234
     """
-    out = Path(out)
-    fmt = (format or out.suffix.lstrip(".")).lower()
-    if fmt not in EXPORT_FORMATS:
-        raise InputError(f"--format {fmt or '?'}: use one of {', '.join(EXPORT_FORMATS)}")
+    fmt = export_format(out, format)
     refuse_overwrite(out, protected_dirs=stage_dirs(data_dir))
-    if min_rating is not None and max_rating is not None and min_rating > max_rating:
-        raise InputError(f"--min-rating {min_rating} is above --max-rating {max_rating}")
     table = read_reviews_table(
         data_dir, app=app, store=store, since=since, until=until,
         min_rating=min_rating, max_rating=max_rating, language=language,
     )
+    return write_reviews(table, out, fmt, csv_raw_text)
+
+
+def export_format(out: Path | str, format: str | None = None) -> str:
+    """``csv``, ``parquet`` or ``xlsx``: ``format``, else the extension of ``out``."""
+    fmt = (format or Path(out).suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"--format {fmt or '?'}: use one of {', '.join(EXPORT_FORMATS)}")
+    return fmt
+
+
+def write_reviews(table: pa.Table, out: Path | str, fmt: str, csv_raw_text: bool = False) -> int:
+    """Write a table of reviews atomically as ``fmt``: Parquet as is; CSV and XLSX with times
+    as ISO 8601 UTC strings and formula-like text neutralised (unless ``csv_raw_text``)."""
+    out = Path(out)
     if fmt == "xlsx" and table.num_rows > XLSX_MAX_ROWS:
         raise InputError(
             f"{table.num_rows:,} rows do not fit in an Excel sheet (max {XLSX_MAX_ROWS:,}); "
