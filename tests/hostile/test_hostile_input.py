@@ -204,6 +204,8 @@ def test_topics_refuses_out_of_range_options(tmp_path, reviews_csv, options, mes
         (["--store", "bogus"], "--store 'bogus': unknown store; use one of google_play, app_store"),
         (["--language", "xx"], "--language 'xx': not a language the detector knows"),
         (["--language", "EN"], "--language 'EN': not a language the detector knows"),
+        (["--min-rating", "4", "--max-rating", "2"], "--min-rating 4 is above --max-rating 2"),
+        (["--with-codes"], "analyze_summary.json: not found; run 'reviewmine analyze"),
     ],
 )
 def test_export_refuses_filters_that_cannot_match(tmp_path, processed, options, message):
