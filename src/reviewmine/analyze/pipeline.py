@@ -22,6 +22,7 @@ directory.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -246,7 +247,17 @@ MEASUREMENT_FILES = frozenset({"coder_accuracy.json", "coder_crossapp.json", "co
 def shipped_model_hashes() -> dict[str, str]:
     """Model file -> start of its SHA-256, for every file the shipped models are made of
     (weights, thresholds, blend weights; not the measurements of them)."""
-    return {p.name: file_sha256(p)[:16] for p in sorted(MODELS_DIR.glob("*.*")) if p.name not in MEASUREMENT_FILES}
+    files = tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(MODELS_DIR.glob("*.*")) if p.name not in MEASUREMENT_FILES
+    )
+    return dict(_model_hashes(files))
+
+
+@functools.lru_cache(maxsize=4)
+def _model_hashes(files: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str], ...]:
+    """Hashes of the model files (once per process and file state: a report asks several times)."""
+    return tuple((name, file_sha256(MODELS_DIR / name)[:16]) for name, _, _ in files)
 
 
 def _analysable_batches(source: Path, languages, include_spam: bool, summary: AnalyzeSummary | None):
