@@ -20,8 +20,10 @@ its Parquet files and into the summary; later stages record which generation the
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -31,12 +33,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from reviewmine.engine import check_engine
 from reviewmine.errors import InputError
 from reviewmine.io import (
     refuse_overwrite,
@@ -66,6 +70,9 @@ from reviewmine.process.schema import (
 from reviewmine.process.steps import BatchStep
 from reviewmine.process.summary import ProcessSummary
 from reviewmine.schema import UTC_TS
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +104,10 @@ def process(
     key_file: Path | str | None = None,
     batch_rows: int = BATCH_ROWS,
     on_progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_message: Callable[[str], None] | None = None,
+    on_partition: Callable[[int, int], None] | None = None,
 ) -> ProcessSummary:
     """Build the processed layer from ``DATA_DIR/raw/reviews`` and every recorded import.
 
@@ -113,7 +124,14 @@ def process(
         with each import.
     drop_imports : recorded imports to remove (file name, path or SHA-256 prefix).
     key_file : pseudonymisation key (default ``reviewmine.config.secret_key_path()``).
-    on_progress : called with the number of rows of each batch read.
+    on_progress : called with the number of rows of each batch read (local engine).
+    engine : ``local`` (this machine) or ``dask`` (a Dask cluster, :mod:`reviewmine.engine`):
+        same reviews; with ``dask`` the outputs are Parquet datasets (folders partitioned by
+        store and app) under the same names, see :mod:`reviewmine.process.on_dask`.
+    scheduler : Dask scheduler address (default ``$REVIEWMINE_DASK_SCHEDULER``, else a local
+        cluster sized to this machine); ``engine="dask"`` only.
+    on_message : receives the Dask dashboard link.
+    on_partition : called with (tasks done, tasks in all) as Dask tasks finish.
 
     Example
     -------
@@ -123,10 +141,26 @@ def process(
     41805
     """
     started = time.perf_counter()
+    check_engine(engine, scheduler)
     data_dir = require_data_dir(data_dir)
-    plan = _plan(data_dir, inputs, column_map, mapping, include_raw=include_raw,
-                 assume_tz=assume_tz, drop_imports=drop_imports, key_file=key_file,
-                 batch_rows=batch_rows)
+    options = dict(inputs=inputs, column_map=column_map, mapping=mapping, include_raw=include_raw,
+                   assume_tz=assume_tz, drop_imports=drop_imports, key_file=key_file,
+                   batch_rows=batch_rows)
+    if engine == "local":
+        return _process(data_dir, options, started, on_progress)
+    from reviewmine.engine import dask_client
+
+    # connected before anything is written: an unreachable scheduler leaves no trace
+    with dask_client(scheduler, on_message) as client:
+        return _process(data_dir, options, started, on_progress, client, on_partition)
+
+
+def _process(
+    data_dir: Path, options: dict, started: float, on_progress: Callable[[int], None] | None,
+    client: Client | None = None, on_partition: Callable[[int, int], None] | None = None,
+) -> ProcessSummary:
+    """:func:`process` on this machine, or on the cluster of ``client``."""
+    plan = _plan(data_dir, **options)
     processed = data_dir / "processed"
     with write_errors(processed):
         processed.mkdir(parents=True, exist_ok=True)
@@ -134,13 +168,22 @@ def process(
     summary = ProcessSummary(data_dir=str(data_dir), generation=plan.generation,
                              import_notes=plan.notes)
     try:
-        rejects, staging_path, decisions = _pass_one(plan, summary, tmp, on_progress)
-        reviews, versions, tally = _pass_two(plan, summary, tmp, staging_path, decisions)
+        if client is None:
+            rejects, staging_path, decisions = _pass_one(plan, summary, tmp, on_progress)
+            reviews, versions, tally = _pass_two(plan, summary, tmp, staging_path, decisions)
+            rows = reviews.rows, versions.rows
+            outputs = [writer.commit for writer in (reviews, versions, rejects)]
+        else:
+            from reviewmine.process.on_dask import process_on_dask
+
+            rows, tally = process_on_dask(client, plan, summary, tmp, on_partition)
+            outputs = [functools.partial(_replace_output, tmp / "out" / name, processed / name)
+                       for name in (REVIEWS_FILE, VERSIONS_FILE, REJECTS_FILE)]
         if plan.imports_changed:
             plan.registry.save()  # before the outputs: a rerun after a crash rebuilds from the record
-        for writer in (reviews, versions, rejects):
-            writer.commit()
-        _fill_counts(summary, reviews.rows, versions.rows, tally)
+        for commit in outputs:
+            commit()
+        _fill_counts(summary, *rows, tally)
         _write_summary(summary, processed, started)
         return summary
     except OSError as exc:
@@ -150,6 +193,14 @@ def process(
         raise error from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_output(new: Path, target: Path) -> None:
+    """Move an output of the Dask engine (a dataset folder) over the previous one, a file
+    of the local engine or a folder."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(new, target)
 
 
 @dataclass

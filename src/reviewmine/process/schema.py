@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -126,6 +127,8 @@ class AtomicParquetWriter:
         self._writer.close()
 
     def commit(self) -> None:
+        if self.path.is_dir():  # the dataset folder a ``--engine dask`` run wrote
+            shutil.rmtree(self.path)
         os.replace(self.tmp_path, self.path)
 
 
