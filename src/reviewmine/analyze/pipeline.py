@@ -22,6 +22,7 @@ directory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -96,15 +97,27 @@ def analyze(
     embeddings: str = "static",
     seed: int = 42,
     on_progress=None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_message=None,
+    on_partition=None,
 ) -> AnalyzeSummary:
     """Run sentiment, factor coding and (optionally) topics over the processed reviews.
 
     Streams the reviews in batches of 5,000 and appends each output as it goes, so memory
     stays bounded however large the corpus; the topic model is fitted on a seeded sample
     and then assigns every review in a second pass.
+
+    With ``engine="dask"`` the work runs on a Dask cluster (``scheduler`` address, default
+    ``$REVIEWMINE_DASK_SCHEDULER`` or a local cluster; :mod:`reviewmine.analyze.on_dask`):
+    the same values, with review_scores, codes, sentences and topics written as Parquet
+    datasets (folders partitioned by store/app) under the same names. ``on_message``
+    receives the dashboard link, ``on_partition`` (tasks done, tasks in all).
     """
+    from reviewmine.engine import check_engine
     from reviewmine.process.reader import reviews_generation, reviews_path
 
+    check_engine(engine, scheduler)
     data_dir = require_data_dir(data_dir)
     source = reviews_path(data_dir)
     if not source.exists():
@@ -125,23 +138,45 @@ def analyze(
     summary.coder_method, summary.codebook = coder.method, cb.name
     category = {c.id: c.category for c in cb.codes}
     out = data_dir / "processed"
-    for stale in out.glob(STAGING_PREFIX + "*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
-    try:
-        _analyze_into(staging, source, languages, include_spam, coder, category, topics, embeddings,
-                      seed, summary, on_progress)
-        _commit(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        if engine == "dask":  # connected before anything is written
+            from reviewmine.engine import dask_client
+
+            client = stack.enter_context(dask_client(scheduler, on_message))
+        for stale in out.glob(STAGING_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+        try:
+            if engine == "dask":
+                from reviewmine.analyze.on_dask import CoderFactory, analyze_on_dask
+
+                analyze_on_dask(
+                    client, source, staging, CoderFactory(FactorCoder, {"codebook": cb}),
+                    languages=languages, include_spam=include_spam, category=category, topics=topics,
+                    embeddings=embeddings, seed=seed, summary=summary,
+                    schemas=_output_schemas(source, _stamp(summary)), stamp=_stamp(summary),
+                    on_partition=on_partition,
+                )
+                _write_summary(staging, summary)
+            else:
+                _analyze_into(staging, source, languages, include_spam, coder, category, topics,
+                              embeddings, seed, summary, on_progress)
+            _commit(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def _stamp(summary: AnalyzeSummary) -> dict[str, str]:
+    """Key-value metadata of every output of a run."""
+    return {RUN_KEY: summary.run_id, GENERATION_KEY: summary.generation}
 
 
 def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, coder, category: dict,
                   topics: bool, embeddings: str, seed: int, summary: AnalyzeSummary, on_progress) -> None:
     """Write every output of one run, its summary last, into ``staging``."""
-    stamp = {RUN_KEY: summary.run_id, GENERATION_KEY: summary.generation}
-    sample = _Reservoir(TOPIC_SAMPLE, seed)
+    stamp = _stamp(summary)
+    sample = KeySample(TOPIC_SAMPLE, seed)
     schemas = _output_schemas(source, stamp)
     with _Outputs(staging, ("review_scores", "codes", "sentences"), schemas) as outputs:
         batches = _analysable_batches(source, languages, include_spam, summary)
@@ -163,13 +198,18 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
             summary.codes += len(codes)
             summary.sentences += len(sentences)
             if topics:
-                sample.add(review_texts(reviews))
+                sample.add(reviews["review_key"], review_texts(reviews))
             if on_progress:
                 on_progress(len(reviews))
     if topics and summary.analysed:
         summary.topics, summary.topic_outlier_share = _topics(
             source, languages, include_spam, sample.items(), staging, embeddings, seed, schemas, stamp
         )
+    _write_summary(staging, summary)
+
+
+def _write_summary(staging: Path, summary: AnalyzeSummary) -> None:
+    """Finish ``summary`` (time, versions, the outputs in ``staging``) and write it there."""
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     summary.software = software_versions()
     summary.models = shipped_model_hashes()
@@ -194,8 +234,8 @@ def _commit(staging: Path, out: Path) -> None:
             target.unlink(missing_ok=True)
     for name in sorted(made - {SUMMARY_FILE}):
         target = out / name
-        if (staging / name).is_dir():
-            shutil.rmtree(target, ignore_errors=True)
+        if target.is_dir():  # a folder: the topic model, or a dataset of the Dask engine
+            shutil.rmtree(target)
         os.replace(staging / name, target)
     os.replace(staging / SUMMARY_FILE, out / SUMMARY_FILE)
 
@@ -263,11 +303,18 @@ def _model_hashes(files: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, s
 def _analysable_batches(source: Path, languages, include_spam: bool, summary: AnalyzeSummary | None):
     """Batches of current reviews in the analysed languages, not spam, with text; the
     skipped ones are counted in ``summary`` (when given)."""
-    import pyarrow.dataset as ds
+    from reviewmine.process.reader import reviews_dataset
 
-    dataset = ds.dataset(source, format="parquet", partitioning="hive" if source.is_dir() else None)
+    dataset = reviews_dataset(source)
+    batches = dataset.to_batches(columns=REVIEW_COLUMNS, batch_size=BATCH)
+    yield from analysable(batches, languages, include_spam, summary)
+
+
+def analysable(batches, languages, include_spam: bool, summary: AnalyzeSummary | None):
+    """:func:`_analysable_batches` of Arrow record batches of ``REVIEW_COLUMNS`` (the Dask
+    engine reads them a partition at a time)."""
     dropped_sample = _Reservoir(LANGUAGE_SAMPLE, seed=0)
-    for batch in dataset.to_batches(columns=REVIEW_COLUMNS, batch_size=BATCH):
+    for batch in batches:
         reviews = batch.to_pandas()
         keep = pd.Series(True, index=reviews.index)
         skipped = {}
@@ -340,6 +387,35 @@ def _frames(reviews: pd.DataFrame, results, category: dict) -> tuple[pd.DataFram
     return scores, codes, sentences
 
 
+class KeySample:
+    """A seeded uniform sample of at most ``size`` items, chosen by a seeded hash of their
+    review keys: the same sample whatever order the reviews come in, and the union of
+    per-partition samples (:meth:`merge`) is the sample of the whole corpus, so both engines
+    fit topics on the same reviews."""
+
+    def __init__(self, size: int, seed: int):
+        self.size = size
+        self.hash_key = f"reviewmine{seed:06d}"[-16:]
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.items_: list = []
+
+    def add(self, keys, items: list) -> None:
+        hashes = pd.util.hash_array(np.asarray(keys, dtype=object), hash_key=self.hash_key)
+        self._keep(np.concatenate([self.hashes, hashes]), self.items_ + list(items))
+
+    def merge(self, other: KeySample) -> None:
+        self._keep(np.concatenate([self.hashes, other.hashes]), self.items_ + other.items_)
+
+    def _keep(self, hashes: np.ndarray, items: list) -> None:
+        order = np.argsort(hashes, kind="stable")[: self.size]
+        self.hashes = hashes[order]
+        self.items_ = [items[i] for i in order.tolist()]
+
+    def items(self) -> list:
+        """The sampled items, in the order of their hashes."""
+        return list(self.items_)
+
+
 class _Reservoir:
     """A seeded uniform sample of at most ``size`` items from a stream, in stream order."""
 
@@ -400,9 +476,10 @@ def _output_schemas(source: Path, metadata: dict[str, str]) -> dict:
     (say, no app versions) cannot give a file a type later batches do not fit; each
     carries ``metadata`` (run id and processed generation)."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
 
-    reviews = ds.dataset(source, format="parquet", partitioning="hive" if source.is_dir() else None).schema
+    from reviewmine.process.reader import reviews_dataset
+
+    reviews = reviews_dataset(source).schema
     meta = [reviews.field(c) for c in REVIEW_COLUMNS if c not in ("title", "text", "is_english", "is_spam")]
     f64, text, i64 = pa.float64(), pa.string(), pa.int64()
     computed = {
@@ -442,10 +519,22 @@ def coded_factors(codes: pd.DataFrame, keys: np.ndarray, ids: np.ndarray) -> pd.
     and ``ids`` give each review's topic."""
     if not len(ids):
         return _no_coded_factors()
+    return top_coded_factors(topic_code_counts(codes, keys, ids), pd.Series(ids).value_counts())
+
+
+def topic_code_counts(codes: pd.DataFrame, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    """Reviews per (``topic_id``, ``code``) (column ``n``): per partition, summed by the Dask engine."""
     topic_of = pd.DataFrame({"review_key": keys, "topic_id": ids})
     codes = codes[["review_key", "code"]].drop_duplicates()
-    counts = codes.merge(topic_of, on="review_key").groupby(["topic_id", "code"]).size().rename("n").reset_index()
-    counts["coded_factor_share"] = (counts["n"] / counts["topic_id"].map(topic_of["topic_id"].value_counts())).round(4)
+    return codes.merge(topic_of, on="review_key").groupby(["topic_id", "code"]).size().rename("n").reset_index()
+
+
+def top_coded_factors(counts: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
+    """:func:`coded_factors` from :func:`topic_code_counts` and the reviews per topic."""
+    if not len(counts):
+        return _no_coded_factors()
+    counts = counts.copy()
+    counts["coded_factor_share"] = (counts["n"] / counts["topic_id"].map(sizes)).round(4)
     top = counts.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
     return top.rename(columns={"code": "coded_factor"})[list(_CODED_FACTOR_COLS)].reset_index(drop=True)
 

@@ -54,8 +54,6 @@ if TYPE_CHECKING:
     from reviewmine.process.pipeline import _Plan
 
 PARTITION_COLUMNS = ("store", "app")
-DATASET_SCHEMA = pa.schema([f for f in PROCESSED_SCHEMA if f.name not in PARTITION_COLUMNS])
-"""The columns of each file of a dataset: store and app are in its folder names."""
 _DECISION_COLUMNS = ("role", "version", "n_versions", "n_sightings", "first_fetched_at")
 _SUMMARY_COUNTS = ("rows_rejected", "pseudonymised")
 _SUMMARY_DICTS = ("rejected_by_reason", "kept_with_issues", "redactions")
@@ -313,7 +311,7 @@ def _write(index: int, tmp: str, stamp: dict[str, str]) -> dict[str, int]:
                                      (VERSIONS_FILE, previous, "previous")):
         table = validate(pa.concat_tables(tables), PROCESSED_SCHEMA)
         tally[count] += table.num_rows
-        _write_partitioned(table, tmp_path / "out" / file_name, name, stamp)
+        write_partitioned(table, tmp_path / "out" / file_name, name, stamp)
     return dict(tally)
 
 
@@ -336,15 +334,17 @@ def _partition_decisions(tmp: Path, index: int, n: int) -> dedupe.Decisions:
     return decisions
 
 
-def _write_partitioned(table: pa.Table, dataset: Path, name: str, stamp: dict[str, str]) -> None:
-    """One partition's rows into ``dataset/store=S/app=A/name`` (folders Hive-style)."""
+def write_partitioned(table: pa.Table, dataset: Path, name: str, stamp: dict[str, str]) -> None:
+    """Rows into ``dataset/store=S/app=A/name`` (Hive-style folders, by the partition columns
+    the table has; they are left out of the files)."""
     if not table.num_rows:
         return
-    groups = table.group_by(list(PARTITION_COLUMNS)).aggregate([]).to_pylist()
-    for group in groups:
-        mask = pc.and_(pc.equal(table.column("store"), group["store"]),
-                       pc.equal(table.column("app"), group["app"]))
-        rows = table.filter(mask).select(DATASET_SCHEMA.names).cast(DATASET_SCHEMA)
-        folder = dataset / f"store={group['store']}" / f"app={group['app']}"
+    columns = [c for c in PARTITION_COLUMNS if c in table.column_names]
+    for group in table.group_by(columns).aggregate([]).to_pylist():
+        mask = pc.equal(table.column(columns[0]), group[columns[0]])
+        for column in columns[1:]:
+            mask = pc.and_(mask, pc.equal(table.column(column), group[column]))
+        rows = table.filter(mask).drop_columns(columns)
+        folder = dataset.joinpath(*(f"{c}={group[c]}" for c in columns))
         _replace_write(folder / name, rows.replace_schema_metadata(stamp), compression="zstd",
                        row_group_size=128_000)
