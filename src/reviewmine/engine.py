@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reviewmine.errors import InputError
 
 if TYPE_CHECKING:
     from distributed import Client
+
+    from reviewmine.analyze.factors import FactorCoder
 
 ENGINES = ("local", "dask")
 SCHEDULER_ENV = "REVIEWMINE_DASK_SCHEDULER"
@@ -117,3 +120,16 @@ def run_partitions(
     finally:
         client.cancel(futures)
     return results
+
+
+@dataclass(frozen=True)
+class CoderFactory:
+    """How to build the caller's coder on a worker: ``build(**kwargs)``, e.g.
+    ``CoderFactory(FactorCoder, {"codebook": cb, "use_model": True})``. Picklable and small
+    (a built coder pickles to ~100 MB)."""
+
+    build: Callable[..., FactorCoder]
+    kwargs: dict = field(default_factory=dict)
+
+    def __call__(self) -> FactorCoder:
+        return self.build(**self.kwargs)

@@ -14,7 +14,7 @@ table and the coder's view of each topic are aggregated from per-partition count
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,17 +44,20 @@ PART_ROWS = 50_000
 """Reviews per ``analyze`` task at least (small files of a dataset are taken together)."""
 
 
-@dataclass(frozen=True)
-class CoderFactory:
-    """How to build the caller's coder on a worker: ``build(**kwargs)``, e.g.
-    ``CoderFactory(FactorCoder, {"codebook": cb, "use_model": True})``. Picklable and small
-    (a built coder pickles to ~100 MB)."""
+class _Given:
+    """A coder the caller built, shipped once to each worker with the plugin."""
 
-    build: Callable[..., FactorCoder]
-    kwargs: dict = field(default_factory=dict)
+    def __init__(self, coder: FactorCoder) -> None:
+        self.coder = coder
 
     def __call__(self) -> FactorCoder:
-        return self.build(**self.kwargs)
+        return self.coder
+
+
+def coder_factory(coder: FactorCoder | Callable[[], FactorCoder]) -> Callable[[], FactorCoder]:
+    """The plugin's factory for a coder argument: a factory as it is; a built coder is
+    shipped whole (once per worker: pass a factory to spare the ~100 MB transfer)."""
+    return _Given(coder) if hasattr(coder, "code_texts") else coder
 
 
 class CoderPlugin(WorkerPlugin):

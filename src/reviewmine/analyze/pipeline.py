@@ -148,7 +148,8 @@ def analyze(
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
         try:
             if engine == "dask":
-                from reviewmine.analyze.on_dask import CoderFactory, analyze_on_dask
+                from reviewmine.analyze.on_dask import analyze_on_dask
+                from reviewmine.engine import CoderFactory
 
                 analyze_on_dask(
                     client, source, staging, CoderFactory(FactorCoder, {"codebook": cb}),
