@@ -20,13 +20,19 @@ from reviewmine.errors import InputError
 if TYPE_CHECKING:
     from distributed import Client
 
-    from reviewmine.analyze.factors import FactorCoder
-
 ENGINES = ("local", "dask")
 SCHEDULER_ENV = "REVIEWMINE_DASK_SCHEDULER"
 CONNECT_TIMEOUT = 5.0
 """Seconds to reach a scheduler: a live one answers in well under a second, and a wrong
 address should fail before the user wonders whether anything is happening."""
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (the affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def check_engine(engine: str, scheduler: str | None = None) -> None:
@@ -74,8 +80,6 @@ def dask_client(
             ) from exc
         cluster = None
     else:
-        from reviewmine.analyze.factors import available_cores
-
         cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True,
                                dashboard_address="127.0.0.1:0")
         client = Client(cluster, set_as_default=False)
@@ -128,8 +132,8 @@ class CoderFactory:
     ``CoderFactory(FactorCoder, {"codebook": cb, "use_model": True})``. Picklable and small
     (a built coder pickles to ~100 MB)."""
 
-    build: Callable[..., FactorCoder]
+    build: Callable[..., Any]
     kwargs: dict = field(default_factory=dict)
 
-    def __call__(self) -> FactorCoder:
+    def __call__(self) -> Any:
         return self.build(**self.kwargs)

@@ -33,8 +33,8 @@ except ImportError:  # pragma: no cover
 if TYPE_CHECKING:
     from distributed import Client
 
+    from reviewmine.analyze.batch import AnalyzeSummary
     from reviewmine.analyze.factors import FactorCoder
-    from reviewmine.analyze.pipeline import AnalyzeSummary
 
 CODER_PLUGIN = "reviewmine-coder"
 CODE_PARTITION_ROWS = 20_000
@@ -125,7 +125,7 @@ class ReviewPart:
         return f"part-{self.index:05d}.parquet"
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        from reviewmine.analyze.pipeline import REVIEW_COLUMNS
+        from reviewmine.analyze.batch import REVIEW_COLUMNS
 
         for path, folder_values in self.files:
             values = dict(folder_values)
@@ -177,7 +177,7 @@ def analyze_on_dask(
 ) -> None:
     """Write review_scores, codes, sentences (and topics, topic_info, the topic model) into
     ``staging``; fill ``summary``'s counts."""
-    from reviewmine.analyze.pipeline import TOPIC_SAMPLE, KeySample
+    from reviewmine.analyze.batch import LANGUAGE_SAMPLE, TOPIC_SAMPLE, KeySample
     from reviewmine.engine import run_partitions
 
     register_coder(client, factory)
@@ -202,8 +202,6 @@ def analyze_on_dask(
         if topics:
             sample.merge(result["sample"])
     summary.skipped_by_language = dict(sorted(summary.skipped_by_language.items(), key=lambda kv: -kv[1]))
-    from reviewmine.analyze.pipeline import LANGUAGE_SAMPLE
-
     summary.skipped_language_sample = summary.skipped_language_sample[:LANGUAGE_SAMPLE]
     if topics and summary.analysed:
         summary.topics, summary.topic_outlier_share = _topics(
@@ -212,31 +210,25 @@ def analyze_on_dask(
 
 def _analyze_part(part: ReviewPart, options: _Options) -> dict:
     """Sentiment and codes of one partition (runs on a worker)."""
-    from reviewmine.analyze.pipeline import (
-        TOPIC_SAMPLE,
-        AnalyzeSummary,
-        KeySample,
-        _frames,
-        analysable,
-    )
+    from reviewmine.analyze.batch import TOPIC_SAMPLE, AnalyzeSummary, KeySample, analysable, frames
     from reviewmine.analyze.sentences import review_texts
 
     coder = worker_coder()
     counts = AnalyzeSummary()
     sample = KeySample(TOPIC_SAMPLE, options.seed)
-    frames: dict[str, list[pd.DataFrame]] = {"review_scores": [], "codes": [], "sentences": []}
+    outputs: dict[str, list[pd.DataFrame]] = {"review_scores": [], "codes": [], "sentences": []}
     for reviews in analysable(part.batches(), options.languages, options.include_spam, counts):
         results = coder.code_texts(reviews["text"].tolist(), reviews["title"].fillna("").tolist())
-        scores, codes, sentences = _frames(reviews, results, options.category)
-        for name, frame in zip(frames, (scores, codes, sentences), strict=True):
-            frames[name].append(frame)
+        scores, codes, sentences = frames(reviews, results, options.category)
+        for name, frame in zip(outputs, (scores, codes, sentences), strict=True):
+            outputs[name].append(frame)
         counts.analysed += len(reviews)
         counts.with_codes += int((scores["n_codes"] > 0).sum())
         counts.codes += len(codes)
         counts.sentences += len(sentences)
         if options.topics:
             sample.add(reviews["review_key"], review_texts(reviews))
-    for name, parts in frames.items():
+    for name, parts in outputs.items():
         _write_frames(parts, Path(options.staging) / f"{name}.parquet", part.name,
                       options.schemas[name], options.stamp)
     names = ("reviews_in", "skipped_non_english", "skipped_spam", "skipped_empty", "analysed",
@@ -263,7 +255,7 @@ def _write_frames(frames: list[pd.DataFrame], dataset: Path, name: str, schema: 
 def _topics(client: Client, parts: list[ReviewPart], options: _Options, sample: list[str],
             embeddings: str, progress: Callable[[int, int], None]) -> tuple[int, float]:
     """Fit on the client, assign per partition, aggregate the topic table."""
-    from reviewmine.analyze.pipeline import TOPIC_MODEL_DIR, _write_stamped, top_coded_factors
+    from reviewmine.analyze.batch import TOPIC_MODEL_DIR, top_coded_factors, write_stamped
     from reviewmine.analyze.topics import ReviewTopicModel, topic_positions
     from reviewmine.engine import run_partitions
 
@@ -282,7 +274,7 @@ def _topics(client: Client, parts: list[ReviewPart], options: _Options, sample: 
     staging = Path(options.staging)
     info = model.topic_table(ids).merge(topic_positions(model), on="topic_id", how="left")
     info = info.merge(top_coded_factors(counts, sizes), on="topic_id", how="left")
-    _write_stamped(info, staging / "topic_info.parquet", options.stamp)
+    write_stamped(info, staging / "topic_info.parquet", options.stamp)
     model.save(staging / TOPIC_MODEL_DIR)
     n_topics = int((info["topic_id"] != -1).sum())
     n = int(sizes.sum())
@@ -291,7 +283,7 @@ def _topics(client: Client, parts: list[ReviewPart], options: _Options, sample: 
 
 def _assign_topics(part: ReviewPart, model, labels: pd.DataFrame, options: _Options) -> dict:
     """Topics of one partition, and its counts for the topic table (runs on a worker)."""
-    from reviewmine.analyze.pipeline import analysable, topic_code_counts
+    from reviewmine.analyze.batch import analysable, topic_code_counts
     from reviewmine.analyze.sentences import review_texts
 
     rows, keys, ids = [], [], []

@@ -29,13 +29,26 @@ import os
 import shutil
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from reviewmine.analyze.batch import (
+    REVIEW_COLUMNS,
+    TOPIC_MODEL_DIR,
+    TOPIC_SAMPLE,
+    AnalyzeSummary,
+    KeySample,
+    analysable,
+    frames,
+    no_coded_factors,
+    top_coded_factors,
+    topic_code_counts,
+    write_stamped,
+)
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
 from reviewmine.analyze.sentences import review_texts
@@ -49,44 +62,7 @@ RUN_KEY = "reviewmine.analyze_run"
 """Parquet key-value metadata: the id of the analyze run that wrote a file."""
 SUMMARY_FILE = "analyze_summary.json"
 PARQUET_OUTPUTS = ("review_scores", "codes", "sentences", "topics", "topic_info")
-TOPIC_MODEL_DIR = "topic_model"
 STAGING_PREFIX = ".tmp-analyze-"
-
-REVIEW_COLUMNS = [
-    "review_key", "store", "app", "at", "month", "app_version", "version_major_minor",
-    "rating", "title", "text", "language", "is_english", "is_spam",
-]  # fmt: skip
-
-
-@dataclass
-class AnalyzeSummary:
-    run_id: str = ""
-    generation: str = ""
-    """Generation of the processed reviews this run read (see ``reviews_generation``)."""
-    reviews_in: int = 0
-    skipped_non_english: int = 0
-    skipped_by_language: dict = field(default_factory=dict)
-    """Language code (``none``: no language detected) -> reviews skipped as not analysed."""
-    skipped_language_sample: list = field(default_factory=list)
-    """A seeded sample of those reviews (key, language, start of the text) to check by eye."""
-    skipped_spam: int = 0
-    skipped_empty: int = 0
-    analysed: int = 0
-    with_codes: int = 0
-    codes: int = 0
-    sentences: int = 0
-    topics: int | None = None
-    topic_outlier_share: float | None = None
-    coder_method: str = ""
-    codebook: str = ""
-    languages: list[str] = field(default_factory=list)
-    finished_at: str = ""
-    options: dict = field(default_factory=dict)
-    software: dict = field(default_factory=dict)
-    models: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
-    """Output name -> file (or directory) in ``processed/``; all of this run."""
-
 
 def analyze(
     data_dir: str | Path,
@@ -190,7 +166,7 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
 
         for results in code_batches(coder, texts()):
             reviews = pending.pop(0)
-            scores, codes, sentences = _frames(reviews, results, category)
+            scores, codes, sentences = frames(reviews, results, category)
             outputs.append("review_scores", scores)
             outputs.append("codes", codes)
             outputs.append("sentences", sentences)
@@ -241,7 +217,6 @@ def _commit(staging: Path, out: Path) -> None:
     os.replace(staging / SUMMARY_FILE, out / SUMMARY_FILE)
 
 
-LANGUAGE_SAMPLE = 20  # skipped-for-language reviews listed in the summary for the user to check
 def _check_before_writing(source: Path, languages, include_spam: bool, topics: bool, embeddings: str, seed: int) -> None:
     """Every option, and whether any review (enough for topics) is left to analyse, checked
     before an output is touched: a run that cannot finish fails in seconds, not at the end."""
@@ -278,9 +253,6 @@ def _check_before_writing(source: Path, languages, include_spam: bool, topics: b
         )
 
 
-TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
-
-
 # Figures measured of the shipped models (re-measuring them changes no code a review gets)
 MEASUREMENT_FILES = frozenset({"coder_accuracy.json", "coder_crossapp.json", "coder_prevalence.json"})
 
@@ -309,134 +281,6 @@ def _analysable_batches(source: Path, languages, include_spam: bool, summary: An
     dataset = reviews_dataset(source)
     batches = dataset.to_batches(columns=REVIEW_COLUMNS, batch_size=BATCH)
     yield from analysable(batches, languages, include_spam, summary)
-
-
-def analysable(batches, languages, include_spam: bool, summary: AnalyzeSummary | None):
-    """:func:`_analysable_batches` of Arrow record batches of ``REVIEW_COLUMNS`` (the Dask
-    engine reads them a partition at a time)."""
-    dropped_sample = _Reservoir(LANGUAGE_SAMPLE, seed=0)
-    for batch in batches:
-        reviews = batch.to_pandas()
-        keep = pd.Series(True, index=reviews.index)
-        skipped = {}
-        if languages:
-            lang_ok = reviews["language"].isin(list(languages))
-            skipped["skipped_non_english"] = int((~lang_ok).sum())
-            keep &= lang_ok
-            if summary is not None and not lang_ok.all():
-                dropped = reviews.loc[~lang_ok, ["review_key", "language", "text"]]
-                dropped = dropped.assign(language=dropped["language"].fillna("none"))  # no language detected
-                for language, n in dropped["language"].value_counts().items():
-                    summary.skipped_by_language[language] = summary.skipped_by_language.get(language, 0) + int(n)
-                dropped_sample.add(list(dropped.itertuples(index=False, name=None)))
-        if not include_spam:
-            skipped["skipped_spam"] = int((reviews["is_spam"] & keep).sum())
-            keep &= ~reviews["is_spam"]
-        empty = reviews["text"].fillna("").str.strip() == ""
-        skipped["skipped_empty"] = int((empty & keep).sum())
-        keep &= ~empty
-        if summary is not None:
-            summary.reviews_in += len(reviews)
-            for name, n in skipped.items():
-                setattr(summary, name, getattr(summary, name) + n)
-        if keep.any():
-            yield reviews[keep].reset_index(drop=True)
-    if summary is not None:
-        summary.skipped_by_language = dict(sorted(summary.skipped_by_language.items(), key=lambda kv: -kv[1]))
-        summary.skipped_language_sample = [
-            {"review_key": key, "language": language, "text": (text or "")[:160]}
-            for key, language, text in dropped_sample.items()
-        ]
-
-
-def _frames(reviews: pd.DataFrame, results, category: dict) -> tuple[pd.DataFrame, ...]:
-    """The review_scores, codes and sentences rows of one coded batch."""
-    score_rows, sentence_rows, code_rows = [], [], []
-    for key, res in zip(reviews["review_key"], results, strict=True):
-        sent = res.detail
-        score_rows.append(
-            {
-                "review_key": key,
-                "sentiment": res.sentiment,
-                "star_probability": sent.star_probability,
-                "vader_mean": sent.vader_mean,
-                "vader_min": sent.vader_min,
-                "codes": res.serialised,
-                "n_codes": len(res.codes),
-                "n_sentences": res.n_sentences,
-            }
-        )
-        for n, (sentence, value) in enumerate(sent.sentences):
-            sentence_rows.append({"review_key": key, "sentence_no": n, "sentence": sentence, "sentiment": value})
-        for hit in res.codes:
-            code_rows.append(
-                {
-                    "review_key": key,
-                    "code": hit.code,
-                    "category": category.get(hit.code, ""),
-                    "polarity": hit.polarity,
-                    "probability": hit.probability,
-                    "evidence": hit.evidence,
-                    "cues": "; ".join(dict.fromkeys(hit.cues)),
-                    "sentence_sentiment": hit.sentence_sentiment,
-                }
-            )
-    meta = reviews.drop(columns=["title", "text", "is_english", "is_spam"])
-    scores = meta.merge(pd.DataFrame(score_rows, columns=_SCORE_COLS), on="review_key")
-    codes = meta.merge(pd.DataFrame(code_rows, columns=_CODE_COLS), on="review_key")
-    sentences = meta[["review_key", "app"]].merge(pd.DataFrame(sentence_rows, columns=_SENT_COLS), on="review_key")
-    return scores, codes, sentences
-
-
-class KeySample:
-    """A seeded uniform sample of at most ``size`` items, chosen by a seeded hash of their
-    review keys: the same sample whatever order the reviews come in, and the union of
-    per-partition samples (:meth:`merge`) is the sample of the whole corpus, so both engines
-    fit topics on the same reviews."""
-
-    def __init__(self, size: int, seed: int):
-        self.size = size
-        self.hash_key = f"reviewmine{seed:06d}"[-16:]
-        self.hashes = np.zeros(0, dtype=np.uint64)
-        self.items_: list = []
-
-    def add(self, keys, items: list) -> None:
-        hashes = pd.util.hash_array(np.asarray(keys, dtype=object), hash_key=self.hash_key)
-        self._keep(np.concatenate([self.hashes, hashes]), self.items_ + list(items))
-
-    def merge(self, other: KeySample) -> None:
-        self._keep(np.concatenate([self.hashes, other.hashes]), self.items_ + other.items_)
-
-    def _keep(self, hashes: np.ndarray, items: list) -> None:
-        order = np.argsort(hashes, kind="stable")[: self.size]
-        self.hashes = hashes[order]
-        self.items_ = [items[i] for i in order.tolist()]
-
-    def items(self) -> list:
-        """The sampled items, in the order of their hashes."""
-        return list(self.items_)
-
-
-class _Reservoir:
-    """A seeded uniform sample of at most ``size`` items from a stream, in stream order."""
-
-    def __init__(self, size: int, seed: int):
-        self.size, self.seen = size, 0
-        self.rng = np.random.default_rng(seed)
-        self.kept: list[tuple[int, object]] = []
-
-    def add(self, items: list) -> None:
-        for item in items:
-            if len(self.kept) < self.size:
-                self.kept.append((self.seen, item))
-            else:
-                j = int(self.rng.integers(0, self.seen + 1))
-                if j < self.size:
-                    self.kept[j] = (self.seen, item)
-            self.seen += 1
-
-    def items(self) -> list:
-        return [item for _, item in sorted(self.kept)]
 
 
 class _Outputs:
@@ -499,58 +343,20 @@ def _output_schemas(source: Path, metadata: dict[str, str]) -> dict:
     return schemas
 
 
-_SCORE_COLS = ["review_key", "sentiment", "star_probability", "vader_mean", "vader_min", "codes", "n_codes", "n_sentences"]
-_CODE_COLS = ["review_key", "code", "category", "polarity", "probability", "evidence", "cues", "sentence_sentiment"]
-_SENT_COLS = ["review_key", "sentence_no", "sentence", "sentiment"]
-
-
-def _write_stamped(df: pd.DataFrame, path: Path, metadata: dict[str, str]) -> None:
-    """A DataFrame as Parquet with ``metadata`` added to pandas' own key-value metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata}), path)
-
-
 def coded_factors(codes: pd.DataFrame, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     """Per topic, the factor the coder finds most often in its reviews and the share of the
     topic's reviews that carry it: the coder's view of what a topic is about, beside the
     embedding-based ``factor``. ``codes`` has one row per (``review_key``, ``code``); ``keys``
     and ``ids`` give each review's topic."""
     if not len(ids):
-        return _no_coded_factors()
+        return no_coded_factors()
     return top_coded_factors(topic_code_counts(codes, keys, ids), pd.Series(ids).value_counts())
-
-
-def topic_code_counts(codes: pd.DataFrame, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
-    """Reviews per (``topic_id``, ``code``) (column ``n``): per partition, summed by the Dask engine."""
-    topic_of = pd.DataFrame({"review_key": keys, "topic_id": ids})
-    codes = codes[["review_key", "code"]].drop_duplicates()
-    return codes.merge(topic_of, on="review_key").groupby(["topic_id", "code"]).size().rename("n").reset_index()
-
-
-def top_coded_factors(counts: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
-    """:func:`coded_factors` from :func:`topic_code_counts` and the reviews per topic."""
-    if not len(counts):
-        return _no_coded_factors()
-    counts = counts.copy()
-    counts["coded_factor_share"] = (counts["n"] / counts["topic_id"].map(sizes)).round(4)
-    top = counts.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
-    return top.rename(columns={"code": "coded_factor"})[list(_CODED_FACTOR_COLS)].reset_index(drop=True)
-
-
-_CODED_FACTOR_COLS = ("topic_id", "coded_factor", "coded_factor_share")
-
-
-def _no_coded_factors() -> pd.DataFrame:
-    return pd.DataFrame(columns=list(_CODED_FACTOR_COLS)).astype({"topic_id": int})
 
 
 def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     """:func:`coded_factors` of the run's ``codes.parquet`` (none without it)."""
     if not codes_path.is_file():
-        return _no_coded_factors()
+        return no_coded_factors()
     return coded_factors(pd.read_parquet(codes_path, columns=["review_key", "code"]), keys, ids)
 
 
@@ -574,7 +380,7 @@ def _topics(source, languages, include_spam, sample: list[str], out: Path, embed
     keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=object)
     info = model.topic_table(ids).merge(topic_positions(model), on="topic_id", how="left")
     info = info.merge(_coded_factors(out / "codes.parquet", keys, ids), on="topic_id", how="left")
-    _write_stamped(info, out / "topic_info.parquet", stamp)
+    write_stamped(info, out / "topic_info.parquet", stamp)
     model.save(out / TOPIC_MODEL_DIR)
     n_topics = int((info["topic_id"] != -1).sum())
     return n_topics, round(float((ids == -1).mean()) if len(ids) else 0.0, 4)

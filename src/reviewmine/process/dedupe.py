@@ -124,23 +124,11 @@ def resolve_keys(
     Versions and sightings depend only on rows of the same store and app (both are part of
     every key), so rows can be resolved a store/app at a time, as the Dask engine does;
     copy-paste groups span apps, so that engine passes ``copy_paste=False`` and counts them
-    across all groups afterwards (:func:`copy_groups`).
+    across all groups afterwards (:mod:`reviewmine.process.on_dask`).
     """
     n = len(key)
 
-    # An imported row without id that matches a stored review (same store, app, text and
-    # day) is that review seen again from another source.
-    merged = np.zeros(n, dtype=bool)
-    if n and (~has_id).any() and has_id.any():
-        id_ck, id_key = content_key[has_id], key[has_id]
-        order = np.argsort(id_ck, kind="stable")
-        sorted_ck = id_ck[order]
-        no_id = np.flatnonzero(~has_id)
-        pos = np.searchsorted(sorted_ck, content_key[no_id])
-        pos_ok = np.minimum(pos, len(sorted_ck) - 1)
-        hit = (pos < len(sorted_ck)) & (sorted_ck[pos_ok] == content_key[no_id])
-        key[no_id[hit]] = id_key[order[pos_ok[hit]]]
-        merged[no_id[hit]] = True
+    merged = _merge_id_less(key, has_id, content_key)
 
     order = np.lexsort((fetched, at, key))  # stable: ties keep input order
     del at
@@ -196,6 +184,25 @@ def resolve_keys(
     decisions.merged_across_sources = int(merged.sum())
     decisions.edited_reviews = int((versions_per_key > 1).sum())
     return decisions
+
+
+def _merge_id_less(key: np.ndarray, has_id: np.ndarray, content_key: np.ndarray) -> np.ndarray:
+    """Give an imported row without id that matches a stored review (same store, app, text
+    and day) that review's key: it is that review seen again from another source. Changes
+    ``key`` in place; returns which rows were merged."""
+    n = len(key)
+    merged = np.zeros(n, dtype=bool)
+    if n and (~has_id).any() and has_id.any():
+        id_ck, id_key = content_key[has_id], key[has_id]
+        order = np.argsort(id_ck, kind="stable")
+        sorted_ck = id_ck[order]
+        no_id = np.flatnonzero(~has_id)
+        pos = np.searchsorted(sorted_ck, content_key[no_id])
+        pos_ok = np.minimum(pos, len(sorted_ck) - 1)
+        hit = (pos < len(sorted_ck)) & (sorted_ck[pos_ok] == content_key[no_id])
+        key[no_id[hit]] = id_key[order[pos_ok[hit]]]
+        merged[no_id[hit]] = True
+    return merged
 
 
 def _copy_paste(decisions: Decisions, reps: np.ndarray, fingerprint, app) -> None:

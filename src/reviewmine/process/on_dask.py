@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from reviewmine.process import dedupe
+from reviewmine.process.decisions import (
+    REJECTS_FILE,
+    REVIEWS_FILE,
+    STAGING_SCHEMA,
+    VERSIONS_FILE,
+    apply_decisions,
+)
 from reviewmine.process.imports import ImportRecord, ImportRegistry
 from reviewmine.process.ingest import Batch, iter_raw_batches
 from reviewmine.process.language import LanguageDetector
@@ -50,8 +57,6 @@ from reviewmine.process.summary import ProcessSummary
 
 if TYPE_CHECKING:
     from distributed import Client
-
-    from reviewmine.process.pipeline import _Plan
 
 PARTITION_COLUMNS = ("store", "app")
 _DECISION_COLUMNS = ("role", "version", "n_versions", "n_sightings", "first_fetched_at")
@@ -77,8 +82,9 @@ class Partition:
         return self.registry.batches(self.record, self.batch_rows)
 
 
-def partitions(plan: _Plan) -> list[Partition]:
-    """The partitions of a run, in the order the local engine reads its inputs."""
+def partitions(plan: Any) -> list[Partition]:
+    """The partitions of a run (``plan``: the pipeline's checked options), in the order the
+    local engine reads its inputs."""
     parts = [Partition(i, "raw", plan.assume_tz, plan.batch_rows, raw_file=path)
              for i, path in enumerate(plan.raw_files)]
     for record in plan.registry.active:
@@ -88,7 +94,7 @@ def partitions(plan: _Plan) -> list[Partition]:
 
 
 def process_on_dask(
-    client: Client, plan: _Plan, summary: ProcessSummary, tmp: Path,
+    client: Client, plan: Any, summary: ProcessSummary, tmp: Path,
     on_partition: Callable[[int, int], None] | None = None,
 ) -> tuple[tuple[int, int], Counter]:
     """Run the three steps into ``tmp`` (outputs in ``tmp/out``); fill ``summary``'s counts.
@@ -97,7 +103,6 @@ def process_on_dask(
     the local engine's pass 2 (languages, spam, copy-paste counts).
     """
     from reviewmine.engine import run_partitions
-    from reviewmine.process.pipeline import REVIEWS_FILE, VERSIONS_FILE
 
     parts = partitions(plan)
     n_buckets = max(1, min(len(parts), 256))
@@ -173,8 +178,6 @@ def _replace_write(path: Path, table: pa.Table, **options) -> None:
 def _stage(part: Partition, pseudonymise: Pseudonymiser, tmp: str, n_buckets: int,
            stamp: dict[str, str]) -> dict:
     """Step 1 for one input file (runs on a worker)."""
-    from reviewmine.process.pipeline import REJECTS_FILE, STAGING_SCHEMA
-
     tmp_path = Path(tmp)
     counts = ProcessSummary(data_dir="")
     step = BatchStep(pseudonymise, _detector(), counts)
@@ -291,8 +294,6 @@ def _copy_groups(client: Client, tmp: Path) -> None:
 
 def _write(index: int, tmp: str, stamp: dict[str, str]) -> dict[str, int]:
     """Step 3 for one input file (runs on a worker): decisions applied, outputs written."""
-    from reviewmine.process.pipeline import REVIEWS_FILE, VERSIONS_FILE, _apply_decisions
-
     tmp_path = Path(tmp)
     name = f"part-{index:05d}.parquet"
     staging = tmp_path / "staging" / name
@@ -303,7 +304,7 @@ def _write(index: int, tmp: str, stamp: dict[str, str]) -> dict[str, int]:
     tally: Counter = Counter()
     current, previous = [], []
     for batch in staged.iter_batches(batch_size=65_536):
-        now, before, dropped = _apply_decisions(batch, decisions, tally)
+        now, before, dropped = apply_decisions(batch, decisions, tally)
         current.append(now)
         previous.append(before)
         tally["dropped"] += dropped
