@@ -179,6 +179,7 @@ def analyze_on_dask(
     ``staging``; fill ``summary``'s counts."""
     from reviewmine.analyze.batch import LANGUAGE_SAMPLE, TOPIC_SAMPLE, KeySample
     from reviewmine.engine import run_partitions
+    from reviewmine.process.on_dask import remove_partials
 
     register_coder(client, factory)
     parts = review_parts(source)
@@ -206,6 +207,7 @@ def analyze_on_dask(
     if topics and summary.analysed:
         summary.topics, summary.topic_outlier_share = _topics(
             client, parts, options, sample.items(), embeddings, progress)
+    remove_partials(staging)
 
 
 def _analyze_part(part: ReviewPart, options: _Options) -> dict:

@@ -129,7 +129,15 @@ def process_on_dask(
     for counts in written:
         tally.update(counts)
     summary.duplicates_collapsed = tally.pop("dropped", 0)
+    remove_partials(out)
     return (tally.pop("reviews", 0), tally.pop("previous", 0)), tally
+
+
+def remove_partials(folder: Path) -> None:
+    """Delete the half-written files of tasks whose worker was killed (their reruns wrote
+    the whole files); readers skip dot-files, but they should not ship with the outputs."""
+    for partial in folder.rglob(".*.partial"):
+        partial.unlink(missing_ok=True)
 
 
 class _Progress:
