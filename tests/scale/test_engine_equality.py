@@ -12,12 +12,12 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from tests.scale.conftest import write_corpus
 
 from reviewmine.analyze import analyze
 from reviewmine.analyze.coding import code
 from reviewmine.process import process
 from reviewmine.process.reader import reviews_dataset
-from tests.scale.conftest import write_corpus
 
 ENGINES = ("local", "dask")
 SORT_KEYS = ("review_key", "version", "code", "sentence_no", "source_file", "row", "reason")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.scale.conftest import write_corpus
 from typer.testing import CliRunner
 
 from reviewmine.analyze.coding import code
 from reviewmine.cli import app
 from reviewmine.process import process, read_reviews
-from tests.scale.conftest import write_corpus
 
 runner = CliRunner()
 
