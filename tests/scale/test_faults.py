@@ -14,6 +14,7 @@ import pytest
 from tests.scale.conftest import write_corpus
 from typer.testing import CliRunner
 
+from reviewmine.analyze import analyze
 from reviewmine.analyze.coding import code
 from reviewmine.cli import app
 from reviewmine.process import process, read_reviews
@@ -86,6 +87,23 @@ def test_a_worker_killed_mid_code_still_codes_every_row_once(tmp_path, cluster, 
         kill.close()
     assert kill.killed, "no worker was busy to kill"
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def test_analyze_outputs_switch_between_files_and_datasets_with_the_engine(tmp_path, cluster):
+    source = write_corpus(tmp_path / "inputs", n_rows=60, n_files=1)[0]
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    process(data_dir, inputs=[source], include_raw=False, key_file=tmp_path / "key")
+    scores = data_dir / "processed" / "review_scores.parquet"
+    analysed = []
+    for engine, is_folder in (("local", False), ("dask", True), ("local", False)):
+        summary = analyze(data_dir, topics=False, engine=engine,
+                          scheduler=cluster.scheduler_address if engine == "dask" else None)
+        assert scores.is_dir() is is_folder
+        keys = pd.read_parquet(scores)["review_key"]
+        assert keys.is_unique and len(keys) == summary.analysed
+        analysed.append(summary.analysed)
+    assert analysed[0] > 50 and len(set(analysed)) == 1
 
 
 def _closed_port_address() -> str:

@@ -213,6 +213,8 @@ def _commit(staging: Path, out: Path) -> None:
         target = out / name
         if target.is_dir():  # a folder: the topic model, or a dataset of the Dask engine
             shutil.rmtree(target)
+        elif (staging / name).is_dir():  # a dataset replaces a file of the local engine
+            target.unlink(missing_ok=True)
         os.replace(staging / name, target)
     os.replace(staging / SUMMARY_FILE, out / SUMMARY_FILE)
 

@@ -186,9 +186,11 @@ def _process(
 
 def _replace_output(new: Path, target: Path) -> None:
     """Move an output of the Dask engine (a dataset folder) over the previous one, a file
-    of the local engine or a folder."""
+    of the local engine or a folder (a folder cannot replace a file in one rename)."""
     if target.is_dir():
         shutil.rmtree(target)
+    else:
+        target.unlink(missing_ok=True)
     os.replace(new, target)
 
 
