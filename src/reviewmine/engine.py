@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reviewmine.errors import InputError
+from reviewmine.errors import InputError, ReviewmineError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -108,7 +108,7 @@ def run_partitions(
     scheduler; each task writes only its own files under names of its partition, so a rerun
     overwrites rather than duplicates.
     """
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     if not partitions:
         return []
@@ -118,7 +118,14 @@ def run_partitions(
     results: list[Any] = [None] * len(futures)
     try:
         for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
-            results[index[future.key]] = future.result()
+            try:
+                results[index[future.key]] = future.result()
+            except KilledWorker as exc:
+                raise ReviewmineError(
+                    f"a Dask task ({func.__name__}, partition {index[future.key]}) was running on "
+                    "every worker that died under it (often: out of memory); nothing was written - "
+                    "give the workers more memory or split the input into smaller files"
+                ) from exc
             if on_partition:
                 on_partition(done, len(futures))
     finally:

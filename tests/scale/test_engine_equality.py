@@ -106,3 +106,12 @@ def test_code_writes_the_same_file_on_both_engines(tmp_path, cluster, monkeypatc
         code(source, outputs[engine], id_col="review_id", engine=engine,
              scheduler=cluster.scheduler_address if engine == "dask" else None)
     assert outputs["local"].read_bytes() == outputs["dask"].read_bytes()
+
+
+def test_the_report_names_what_to_do_with_dask_datasets(runs):
+    from reviewmine.errors import InputError
+    from reviewmine.report import report
+
+    with pytest.raises(InputError, match="a Parquet dataset of 'analyze --engine dask'.*without --engine dask"):
+        report(runs["dask"], out=runs["dask"] / "report")
+    assert not (runs["dask"] / "report").exists()

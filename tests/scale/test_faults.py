@@ -89,6 +89,17 @@ def test_a_worker_killed_mid_code_still_codes_every_row_once(tmp_path, cluster, 
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
 
 
+def test_a_task_that_kills_every_worker_it_runs_on_is_one_line(cluster):
+    from distributed import Client
+
+    from reviewmine.engine import run_partitions
+    from reviewmine.errors import ReviewmineError
+
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        with pytest.raises(ReviewmineError, match=r"^a Dask task \(_exit, partition 0\) was running on every worker that died"):
+            run_partitions(client, os._exit, [1])  # the worker process exits at once, every time
+
+
 def test_analyze_outputs_switch_between_files_and_datasets_with_the_engine(tmp_path, cluster):
     source = write_corpus(tmp_path / "inputs", n_rows=60, n_files=1)[0]
     data_dir = tmp_path / "data"

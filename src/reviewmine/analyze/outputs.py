@@ -49,6 +49,12 @@ def current_outputs(data_dir: Path, generation: str, summary: dict | None = None
     outputs = {name for name in summary["outputs"] if name in ANALYSIS_TABLES}
     for name in sorted(outputs | {"review_scores", "codes"}):
         path = proc / f"{name}.parquet"
+        if path.is_dir():
+            raise InputError(
+                f"{path}: a Parquet dataset of 'analyze --engine dask'; the report and the coded "
+                f"export read the local engine's files: run 'reviewmine analyze --data-dir {data_dir}' "
+                "without --engine dask, or read the datasets directly (docs/scale.md)"
+            )
         metadata = (pq.read_schema(path).metadata or {}) if path.is_file() else {}
         if (metadata.get(RUN_KEY.encode(), b"").decode() != summary["run_id"]
                 or metadata.get(GENERATION_KEY.encode(), b"").decode() != generation):

@@ -163,6 +163,25 @@ def data_dictionary_markdown() -> str:
     ]
     lines += [
         "",
+        "## Files or Parquet datasets: `--engine local` and `--engine dask`",
+        "",
+        "The local engine (the default) writes each output above as one Parquet file. The Dask",
+        "engine (`reviewmine process --engine dask`, see `docs/scale.md`) writes the same rows",
+        "under the same names as Parquet *datasets*: folders partitioned Hive-style by store and",
+        "app, one file per input partition (`part-NNNNN.parquet`), e.g.",
+        "`processed/reviews.parquet/store=google_play/app=calm/part-00003.parquet`. `store` and",
+        "`app` are then in the folder names, not in the files; every file carries the run's",
+        "`reviewmine.generation`. `rejects.parquet` is a folder of `part-NNNNN.parquet` files, not",
+        "partitioned. Whichever engine ran last owns the name: a run of the other engine replaces",
+        "the file by the folder or the folder by the file. Read either form the same way:",
+        "`reviewmine.process.read_reviews(data_dir)`, `pandas.read_parquet(path)`,",
+        "`pyarrow.dataset.dataset(path, partitioning=\"hive\")`, DuckDB",
+        "`read_parquet('PATH/**/*.parquet', hive_partitioning = true)`, Polars",
+        "`pl.scan_parquet('PATH/**/*.parquet', hive_partitioning=True)` (pandas and pyarrow read",
+        "`store`/`app` of a folder as categorical/dictionary columns; cast them to text if needed).",
+    ]
+    lines += [
+        "",
         "## `processed/process_summary.json`",
         "",
         "Counts of the last run: rows read per input, rejected and kept-with-issues rows by",
