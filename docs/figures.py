@@ -159,6 +159,10 @@ def scale_speed() -> str:
     b = bench("scale")
     r = b["runs"][0]
     size = f"{b['reviews']:,} reviews"
+    limit_gib = float(r["ooc_memory_limit"].removesuffix("GiB"))
+    under_limit = (" (far under the limit, so nothing had to spill: a worker holds one partition, "
+                   "its memory grows with the partition size, not with the corpus)."
+                   if r["ooc_worker_peak_gib"] < limit_gib / 2 else ".")
     if b["reviews"] < ISSUE_SCALE_REVIEWS:
         size += (f", not the {ISSUE_SCALE_REVIEWS:,} the benchmark is meant for: the full size did not "
                  "fit the time this shared machine had (other jobs ran beside it); run "
@@ -175,7 +179,8 @@ def scale_speed() -> str:
         f"{r['dask_code_worker_peak_gib']:.2f} GiB); the two coded files "
         f"{'are identical' if r['code_outputs_identical'] else 'DIFFER'}. Out-of-core: process of "
         f"{r['ooc_reviews']:,} reviews on Dask with each worker limited to {r['ooc_memory_limit']} "
-        f"completed at {r['ooc_per_s']:,} reviews/s, peak per worker {r['ooc_worker_peak_gib']:.2f} GiB. "
+        f"completed at {r['ooc_per_s']:,} reviews/s, peak per worker {r['ooc_worker_peak_gib']:.2f} GiB"
+        f"{under_limit} "
         f"Scheduler overhead: {r['task_overhead_ms']:.1f} ms per task."
     )
 

@@ -81,7 +81,7 @@ def dask_client(
         cluster = None
     else:
         cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0")
+                               dashboard_address="127.0.0.1:8787")  # another free port if taken
         client = Client(cluster, set_as_default=False)
     try:
         if on_message and client.dashboard_link:

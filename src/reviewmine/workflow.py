@@ -67,11 +67,28 @@ def run(
     (``scheduler``: see :func:`reviewmine.process.process`), ``on_partition`` gets their
     Dask tasks done.
     """
+    from reviewmine.engine import check_engine
+
+    check_engine(engine, scheduler)
+    options = {"catalog": catalog, "apps": list(apps) if apps else None, "collect": collect,
+               "topics": topics, "on_message": on_message, "on_start": on_start, "on_done": on_done,
+               "on_progress": on_progress, "engine": engine, "on_partition": on_partition}
+    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
+    if engine == "local":
+        return _run(data_dir, scheduler=scheduler, **options)
+    from reviewmine.engine import dask_client
+
+    # one cluster for both stages, reached before collect writes anything
+    with dask_client(scheduler, on_message) as client:
+        return _run(data_dir, scheduler=client.scheduler.address, **options)
+
+
+def _run(data_dir: Path, *, catalog, apps, collect: bool, topics: bool, on_message, on_start, on_done,
+         on_progress, engine: str, scheduler: str | None, on_partition) -> WorkflowResult:
+    """:func:`run`'s stages."""
     from reviewmine.process import process
     from reviewmine.report import report
 
-    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
-    apps = list(apps) if apps else None
     result = WorkflowResult(data_dir)
     stage = _Stages(on_start, on_done)
     if collect:

@@ -108,10 +108,13 @@ def test_code_writes_the_same_file_on_both_engines(tmp_path, cluster, monkeypatc
     assert outputs["local"].read_bytes() == outputs["dask"].read_bytes()
 
 
-def test_the_report_names_what_to_do_with_dask_datasets(runs):
-    from reviewmine.errors import InputError
+def test_the_report_reads_the_dask_datasets_as_it_reads_the_local_files(runs):
     from reviewmine.report import report
 
-    with pytest.raises(InputError, match="a Parquet dataset of 'analyze --engine dask'.*without --engine dask"):
-        report(runs["dask"], out=runs["dask"] / "report")
-    assert not (runs["dask"] / "report").exists()
+    tables = {}
+    for engine in ENGINES:
+        out = report(runs[engine], out=runs[engine] / "report")
+        tables[engine] = {p.name: pd.read_csv(p) for p in sorted((out / "tables").glob("*.csv"))}
+    assert tables["local"].keys() == tables["dask"].keys()
+    for name in ("app_summary.csv", "factor_shares.csv", "net_by_factor.csv", "top_topics.csv"):
+        pd.testing.assert_frame_equal(tables["local"][name], tables["dask"][name])

@@ -154,7 +154,7 @@ def test_process_with_an_unreachable_scheduler_fails_in_one_line_and_writes_noth
     assert _files(data_dir) <= {Path("state")}  # no import recorded, no key, no output
 
 
-def test_code_and_analyze_with_an_unreachable_scheduler_write_nothing(tmp_path, quick_connect):
+def test_code_analyze_and_run_with_an_unreachable_scheduler_write_nothing(tmp_path, quick_connect):
     source = write_corpus(tmp_path / "inputs", n_rows=60, n_files=1)[0]
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -163,7 +163,8 @@ def test_code_and_analyze_with_an_unreachable_scheduler_write_nothing(tmp_path, 
     address = _closed_port_address()
     out = tmp_path / "coded.csv"
     for args in (["code", str(source), "--out", str(out), "--id-col", "review_id"],
-                 ["analyze", "--data-dir", str(data_dir), "--no-topics"]):
+                 ["analyze", "--data-dir", str(data_dir), "--no-topics"],
+                 ["run", "--data-dir", str(data_dir)]):  # before collect writes anything
         result = runner.invoke(app, [*args, "--engine", "dask", "--scheduler", address])
         assert result.exit_code == 2, result.output
         assert len(result.stderr.strip().splitlines()) == 1 and address in result.stderr

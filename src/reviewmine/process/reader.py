@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -84,8 +83,7 @@ def reviews_generation(data_dir: Path | str) -> str:
                 found = (pq.read_schema(files[0]).metadata or {}).get(GENERATION_KEY.encode())
             if found:
                 return found.decode()
-        parts = [f"{p.relative_to(path)}={file_sha256(p)}" for p in files]
-        return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return "sha256:" + file_sha256(path)
     raise InputError(f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first")
 
 
