@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from bench_process import DEFAULT_DEV
 from bench_scale import build_corpus
@@ -34,6 +35,21 @@ def table(path: Path) -> pd.DataFrame:
     frame = reviews_dataset(path).to_table().to_pandas()
     keys = [c for c in SORT_KEYS if c in frame.columns]
     return frame.sort_values(keys).reset_index(drop=True)[sorted(frame.columns)]
+
+
+POSITIONS = ["x", "y"]
+POSITIONS_NOTE = " (map positions x, y to 1e-6: see _same)"
+
+
+def _same(local: pd.DataFrame, dask: pd.DataFrame, name: str) -> bool:
+    """Exactly the same values, but for the topic map positions: the local engine computes
+    them after assigning topics in the same process, whose float32 normalisation of the topic
+    vectors (in place, once per batch) moves them by about 1e-8; the Dask client does not
+    assign topics itself."""
+    if name != "topic_info":
+        return local.equals(dask)
+    close = np.allclose(local[POSITIONS], dask[POSITIONS], rtol=1e-6, equal_nan=True)
+    return close and local.drop(columns=POSITIONS).equals(dask.drop(columns=POSITIONS))
 
 
 def main() -> None:
@@ -67,9 +83,10 @@ def main() -> None:
         different = []
         for name in OUTPUTS:
             local, dask = (table(tmp / e / "processed" / f"{name}.parquet") for e in ("local", "dask"))
-            same = local.equals(dask)
+            same = _same(local, dask, name)
             run[f"{name}_rows"] = len(local)
-            print(f"{name}: {len(local):,} rows, {'identical' if same else 'DIFFERENT'}", flush=True)
+            print(f"{name}: {len(local):,} rows, {'identical' if same else 'DIFFERENT'}"
+                  f"{POSITIONS_NOTE if name == 'topic_info' and same else ''}", flush=True)
             if not same:
                 different.append(name)
     run["identical"] = not different
