@@ -185,6 +185,20 @@ def scale_speed() -> str:
     )
 
 
+def scale_equality() -> str:
+    """The 200k-review engine comparison of check_scale_equality.py (docs/scale.md)."""
+    b = bench("scale_equality")
+    r = b["runs"][0]
+    verdict = ("every output identical (topic map positions to 1e-6)" if r["identical"]
+               else f"DIFFERENT: {', '.join(b['different'])}")
+    return (
+        f"`benchmarks/check_scale_equality.py --reviews {b['reviews']}` ({b['measured_at'][:10]}): "
+        f"{r['reviews_rows']:,} current reviews, {r['review_versions_rows']:,} earlier versions, "
+        f"{r['review_scores_rows']:,} analysed, {r['codes_rows']:,} codes, {r['sentences_rows']:,} "
+        f"sentences, {r['topic_info_rows'] - 1} topics; local vs Dask (2 workers): {verdict}."
+    )
+
+
 def scale_projection() -> str:
     """The projection table of bench_scale.py (docs/scale.md)."""
     b = bench("scale")
