@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first (an unpinned torch pulls a multi-GB CUDA build).
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[topics,dev,explore]"
+	$(BIN)/pip install --quiet -e ".[topics,dev,explore,dask]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -151,6 +151,78 @@ def process_speed() -> str:
     )
 
 
+ISSUE_SCALE_REVIEWS = 2_000_000  # the corpus size issue 16 asks the scale benchmark for
+
+
+def scale_speed() -> str:
+    """Local vs Dask throughput, worker memory and the out-of-core run (docs/scale.md)."""
+    b = bench("scale")
+    r = b["runs"][0]
+    size = f"{b['reviews']:,} reviews"
+    limit_gib = float(r["ooc_memory_limit"].removesuffix("GiB"))
+    under_limit = (" (far under the limit, so nothing had to spill: a worker holds one partition, "
+                   "its memory grows with the partition size, not with the corpus)."
+                   if r["ooc_worker_peak_gib"] < limit_gib / 2 else ".")
+    if b["reviews"] < ISSUE_SCALE_REVIEWS:
+        size += (f", not the {ISSUE_SCALE_REVIEWS:,} the benchmark is meant for: the full size did not "
+                 "fit the time this shared machine had (other jobs ran beside it); run "
+                 f"`--reviews {ISSUE_SCALE_REVIEWS}` on a free machine")
+    return (
+        f"`benchmarks/bench_scale.py --reviews {b['reviews']} --ooc-reviews {b['ooc_reviews']}` "
+        f"(1 run, {b['machine']['cores']} cores, {b['measured_at'][:10]}; {size}). "
+        f"process: local {r['local_process_per_s']:,} reviews/s (peak {r['local_process_peak_gib']:.2f} GiB), "
+        f"Dask with {b['workers']} workers {r['dask_process_per_s']:,} reviews/s "
+        f"({r['dask_to_local_process']:.2f}x local; peak per worker {r['dask_process_worker_peak_gib']:.2f} GiB). "
+        f"code, fast coder, on the {r['code_reviews']:,} current reviews: local "
+        f"{r['local_code_per_s']:,} reviews/s (peak {r['local_code_peak_gib']:.2f} GiB), Dask "
+        f"{r['dask_code_per_s']:,} reviews/s ({r['dask_to_local_code']:.2f}x local; peak per worker "
+        f"{r['dask_code_worker_peak_gib']:.2f} GiB); the two coded files "
+        f"{'are identical' if r['code_outputs_identical'] else 'DIFFER'}. Out-of-core: process of "
+        f"{r['ooc_reviews']:,} reviews on Dask with each worker limited to {r['ooc_memory_limit']} "
+        f"completed at {r['ooc_per_s']:,} reviews/s, peak per worker {r['ooc_worker_peak_gib']:.2f} GiB"
+        f"{under_limit} "
+        f"Scheduler overhead: {r['task_overhead_ms']:.1f} ms per task."
+    )
+
+
+def scale_equality() -> str:
+    """The 200k-review engine comparison of check_scale_equality.py (docs/scale.md)."""
+    b = bench("scale_equality")
+    r = b["runs"][0]
+    verdict = ("every output identical (topic map positions to 1e-6)" if r["identical"]
+               else f"DIFFERENT: {', '.join(b['different'])}")
+    return (
+        f"`benchmarks/check_scale_equality.py --reviews {b['reviews']}` ({b['measured_at'][:10]}): "
+        f"{r['reviews_rows']:,} current reviews, {r['review_versions_rows']:,} earlier versions, "
+        f"{r['review_scores_rows']:,} analysed, {r['codes_rows']:,} codes, {r['sentences_rows']:,} "
+        f"sentences, {r['topic_info_rows'] - 1} topics; local vs Dask (2 workers): {verdict}."
+    )
+
+
+def scale_projection() -> str:
+    """The projection table of bench_scale.py (docs/scale.md)."""
+    b = bench("scale")
+    r = b["runs"][0]
+    per_worker = {s: r[f"dask_{s}_per_s"] / b["workers"] for s in ("process", "code")}
+    lines = [
+        fill(
+            f"Projection, on paper: the per-worker rates measured above (process "
+            f"{per_worker['process']:,.0f}, code {per_worker['code']:,.0f} reviews/s per worker) times "
+            f"one worker per core, plus {r['task_overhead_ms']:.1f} ms of scheduler time per task "
+            f"(partitions of {b['file_rows']:,} reviews, 3 process tasks each, and code chunks of "
+            "20,000). It assumes the per-worker rate holds at scale (storage fast enough, cores "
+            "like these) and leaves out starting the workers and the client's own steps (reading "
+            "the code input, fitting topics); a real cluster's cores are usually faster than "
+            "this shared machine's."
+        ),
+        "",
+        "| reviews | cores | tasks | process + code, hours |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {p['reviews']:,} | {p['cores']} | {p['tasks']:,} | {p['hours']:.2f} |" for p in b["projection"]]
+    return "\n".join(lines)
+
+
 def report_speed() -> str:
     b = bench("report")
     return (

@@ -25,7 +25,7 @@ def test_readme_has_the_two_command_quick_start():
 
 def test_analysis_dictionary_documents_every_column():
     """Every column the analyze stage writes has a row in docs/data-dictionary-analysis.md."""
-    from reviewmine.analyze.pipeline import _CODE_COLS, _SCORE_COLS, _SENT_COLS, REVIEW_COLUMNS
+    from reviewmine.analyze.batch import _CODE_COLS, _SCORE_COLS, _SENT_COLS, REVIEW_COLUMNS
 
     doc = (ROOT / "docs" / "data-dictionary-analysis.md").read_text()
     meta = [c for c in REVIEW_COLUMNS if c not in ("title", "text", "is_english", "is_spam")]

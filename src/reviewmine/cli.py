@@ -6,6 +6,7 @@ the commands so ``reviewmine --help`` and light commands start fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import signal
@@ -141,6 +142,50 @@ DataDir = Annotated[
         help="Project data directory (default: $REVIEWMINE_DATA_DIR or ./data).",
     ),
 ]
+
+
+Engine = Annotated[
+    str, typer.Option("--engine", help="local (this machine) or dask (a Dask cluster; see docs/scale.md).")
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option("--scheduler", show_default=False,
+                 help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: $REVIEWMINE_DASK_SCHEDULER, "
+                      "else a local cluster of this machine's cores); with --engine dask."),
+]
+
+
+class _PartitionProgress:
+    """A bar of the Dask tasks done (on a terminal only); the dashboard link printed above it."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn(label), BarColumn(bar_width=None), MofNCompleteColumn(), TextColumn("partitions"),
+            TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+        )
+        self.task = self.progress.add_task(label, total=None)
+
+    def __enter__(self) -> _PartitionProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total)
+
+    @staticmethod
+    def message(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -282,14 +327,24 @@ def code(
     title_col: Annotated[str | None, typer.Option("--title-col", help="Title column (default: 'title' when the file has one).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
     use_model: Annotated[bool, typer.Option("--use-model/--no-model", help="--no-model: cues only, no learned weights.")] = True,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
 ) -> None:
     """Code each row with engagement factors: codes, polarity, evidence sentence, sentiment."""
     from reviewmine.analyze.codebook import load_codebook
     from reviewmine.analyze.coding import code as run_code
     from reviewmine.analyze.factors import FactorCoder
+    from reviewmine.engine import CoderFactory
 
-    coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
-    result = run_code(input, out, text_col, id_col, title_col, codebook=codebook, coder=coder)
+    # a factory: the Dask engine builds the coder on each worker instead of shipping it
+    factory = CoderFactory(FactorCoder, {"codebook": load_codebook(codebook) if codebook else None,
+                                         "use_model": use_model})
+    coder = factory()
+    dask = engine == "dask"
+    with _PartitionProgress("coding") if dask else contextlib.nullcontext() as bar:
+        result = run_code(input, out, text_col, id_col, title_col, codebook=codebook,
+                          coder=factory if dask else coder, engine=engine, scheduler=scheduler,
+                          on_message=_PartitionProgress.message, on_partition=bar.update if dask else None)
     coded = int((result["n_codes"] > 0).sum()) if len(result) else 0
     console.print(
         f"coded {len(result):,} rows ({coded:,} with at least one code; method: {coder.method}) -> {out}",
@@ -369,18 +424,30 @@ def process(
     include_raw: Annotated[bool, typer.Option("--include-raw/--no-raw", help="--no-raw: ignore the collected reviews in DATA_DIR/raw/reviews; process only imports.")] = True,
     assume_tz: Annotated[str, typer.Option("--assume-tz", help="Time zone of times without an offset in the --input files.")] = "UTC",
     drop_imports: Annotated[list[str] | None, typer.Option("--drop-import", "--drop-imports", help="Remove a recorded import: file name, path or SHA-256 prefix (repeatable).")] = None,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
 ) -> None:
     """Clean, deduplicate and pseudonymise reviews into DATA_DIR/processed/reviews.parquet.
 
     Reads the collectors' raw layer (DATA_DIR/raw/reviews) and every imported file: each
     --input file is recorded in DATA_DIR/state/imports.json and kept in DATA_DIR/raw/imports,
     so later runs keep it until --drop-import. Bad rows go to processed/rejects.parquet with
-    a reason, never silently dropped.
+    a reason, never silently dropped. With --engine dask the outputs are Parquet datasets
+    (folders partitioned by store/app) under the same names.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from reviewmine.process import process as run_process
 
+    if engine == "dask":
+        with _PartitionProgress("processing") as bar:
+            summary = run_process(
+                data_dir, inputs=inputs or [], column_map=column_map, mapping=mapping,
+                include_raw=include_raw, assume_tz=assume_tz, drop_imports=drop_imports or [],
+                engine=engine, scheduler=scheduler, on_message=bar.message, on_partition=bar.update,
+            )
+        _print_process(summary, data_dir)
+        return
     with Progress(
         TextColumn("processing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(), console=console, transient=True,
@@ -390,7 +457,7 @@ def process(
         summary = run_process(
             data_dir, inputs=inputs or [], column_map=column_map, mapping=mapping,
             include_raw=include_raw, assume_tz=assume_tz, drop_imports=drop_imports or [],
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=lambda n: progress.advance(task, n), engine=engine, scheduler=scheduler,
         )
     _print_process(summary, data_dir)
 
@@ -447,14 +514,19 @@ def analyze(
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model too.")] = True,
     embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
     seed: Annotated[int, typer.Option("--seed")] = 42,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
 ) -> None:
     """Sentiment, engagement-factor codes and topics for the processed reviews."""
     from reviewmine.analyze import analyze as run_analyze
 
-    with _AnalyzeProgress() as progress:
+    dask = engine == "dask"
+    with _PartitionProgress("analysing") if dask else _AnalyzeProgress() as bar:
         summary = run_analyze(
             data_dir, languages=tuple(languages or ["en"]), include_spam=include_spam, codebook=codebook,
-            topics=topics, embeddings=embeddings, seed=seed, on_progress=progress.advance,
+            topics=topics, embeddings=embeddings, seed=seed, on_progress=None if dask else bar.advance,
+            engine=engine, scheduler=scheduler, on_message=_PartitionProgress.message,
+            on_partition=bar.update if dask else None,
         )
     _print_analyze(summary, data_dir)
 
@@ -541,6 +613,7 @@ class _StagePrinter:
     def __init__(self, data_dir: Path, headings: dict[str, str] | None = None):
         self.data_dir, self.headings = data_dir, headings or {}
         self.progress: _AnalyzeProgress | None = None
+        self.partitions: _PartitionProgress | None = None
 
     def __enter__(self) -> _StagePrinter:
         return self
@@ -548,6 +621,8 @@ class _StagePrinter:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:  # a stage failed while its bar was shown
             self.progress.__exit__()
+        if self.partitions is not None:
+            self.partitions.__exit__()
 
     def start(self, stage: str) -> None:
         if stage in self.headings:
@@ -559,7 +634,16 @@ class _StagePrinter:
         if self.progress is not None:
             self.progress.advance(n)
 
+    def partition(self, done: int, total: int) -> None:
+        """Dask tasks of the running stage done (``--engine dask``)."""
+        if self.partitions is None:
+            self.partitions = _PartitionProgress("tasks").__enter__()
+        self.partitions.update(done, total)
+
     def done(self, stage: str, result) -> None:
+        if self.partitions is not None:
+            self.partitions.__exit__()
+            self.partitions = None
         if stage == "collect":
             out.print(summary_table(result))
         elif stage == "process":
@@ -674,6 +758,8 @@ def run(
     apps: Annotated[str | None, typer.Option("--apps", help="Comma-separated app slugs.")] = None,
     collect: Annotated[bool, typer.Option("--collect/--no-collect", help="Collect new reviews first.")] = True,
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model.")] = True,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
 ) -> None:
     """Chain collect -> process -> analyze -> report (the scheduled-run command).
 
@@ -688,6 +774,7 @@ def run(
             data_dir, catalog, _split(apps), collect, topics,
             on_message=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
             on_start=printer.start, on_done=printer.done, on_progress=printer.advance,
+            engine=engine, scheduler=scheduler, on_partition=printer.partition,
         )
     if result.failed:
         raise typer.Exit(1)

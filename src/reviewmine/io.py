@@ -82,7 +82,12 @@ def read_table(path: str | Path, required: Iterable[str] = (), dtype=str) -> pd.
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks (bounded memory for any size)."""
+    """SHA-256 of a file, read in 1 MiB blocks (bounded memory for any size); of a folder (a
+    Parquet dataset), of its Parquet files' relative paths and hashes."""
+    path = Path(path)
+    if path.is_dir():
+        parts = [f"{p.relative_to(path)}={file_sha256(p)}" for p in sorted(path.rglob("*.parquet"))]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

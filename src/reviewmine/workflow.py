@@ -52,6 +52,9 @@ def run(
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[str, Any], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_partition: Callable[[int, int], None] | None = None,
 ) -> WorkflowResult:
     """Chain collect -> process -> analyze -> report in ``data_dir`` (default
     ``$REVIEWMINE_DATA_DIR`` or ``./data``).
@@ -59,13 +62,33 @@ def run(
     ``apps`` limits collection and the report to those app slugs; process and analyze have no
     app filter and work on every review the data directory holds. A failed app/store does not
     stop the later stages: they run on everything collected so far (see ``result.failed``).
-    ``on_message`` receives collect's notes (apps skipped, stores that failed).
+    ``on_message`` receives collect's notes (apps skipped, stores that failed) and, with
+    ``engine="dask"``, the dashboard link; process and analyze run on that engine
+    (``scheduler``: see :func:`reviewmine.process.process`), ``on_partition`` gets their
+    Dask tasks done.
     """
+    from reviewmine.engine import check_engine
+
+    check_engine(engine, scheduler)
+    options = {"catalog": catalog, "apps": list(apps) if apps else None, "collect": collect,
+               "topics": topics, "on_message": on_message, "on_start": on_start, "on_done": on_done,
+               "on_progress": on_progress, "engine": engine, "on_partition": on_partition}
+    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
+    if engine == "local":
+        return _run(data_dir, scheduler=scheduler, **options)
+    from reviewmine.engine import dask_client
+
+    # one cluster for both stages, reached before collect writes anything
+    with dask_client(scheduler, on_message) as client:
+        return _run(data_dir, scheduler=client.scheduler.address, **options)
+
+
+def _run(data_dir: Path, *, catalog, apps, collect: bool, topics: bool, on_message, on_start, on_done,
+         on_progress, engine: str, scheduler: str | None, on_partition) -> WorkflowResult:
+    """:func:`run`'s stages."""
     from reviewmine.process import process
     from reviewmine.report import report
 
-    data_dir = Path(data_dir) if data_dir else config.default_data_dir()
-    apps = list(apps) if apps else None
     result = WorkflowResult(data_dir)
     stage = _Stages(on_start, on_done)
     if collect:
@@ -73,8 +96,10 @@ def run(
 
         result.collect = stage("collect", collect_reviews, catalog=catalog, data_dir=data_dir, apps=apps,
                                on_message=on_message)
-    result.process = stage("process", process, data_dir)
-    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress)
+    scale = {"engine": engine, "scheduler": scheduler, "on_message": on_message,
+             "on_partition": on_partition}
+    result.process = stage("process", process, data_dir, **scale)
+    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress, **scale)
     result.report = stage("report", report, data_dir, apps=apps)
     return result
 
@@ -106,12 +131,12 @@ def demo_sample() -> Path:
     return config.sample_dir() / DEMO_SAMPLE
 
 
-def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None):
+def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None, **scale: Any):
     """The analyze stage with the defaults both workflows use (English, no spam, shipped
-    codebook, static embeddings, seed 42)."""
+    codebook, static embeddings, seed 42); ``scale``: the engine options of :func:`run`."""
     from reviewmine.analyze import analyze
 
-    return analyze(data_dir, topics=topics, on_progress=on_progress)
+    return analyze(data_dir, topics=topics, on_progress=on_progress, **scale)
 
 
 class _Stages:

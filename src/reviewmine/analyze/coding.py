@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +11,7 @@ import pandas as pd
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
 from reviewmine.config import default_data_dir
+from reviewmine.engine import CoderFactory
 from reviewmine.io import read_table, refuse_overwrite, remove_stale_temps, stage_dirs, write_frame
 
 
@@ -44,8 +45,12 @@ def code(
     title_col: str | None = None,
     codebook: str | Path | None = None,
     use_model: bool = True,
-    coder: FactorCoder | None = None,
+    coder: FactorCoder | Callable[[], FactorCoder] | None = None,
     workers: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_message: Callable[[str], None] | None = None,
+    on_partition: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Code every row of ``input`` and write ``out`` (CSV, or Parquet by suffix).
 
@@ -57,17 +62,37 @@ def code(
     A CSV ``out`` keeps its text raw (no ``'`` before ``=``/``+``/``-``/``@``): it is an
     interface other tools read, and its free text sits inside JSON columns that start with
     ``{``; write ``.xlsx`` to open it in a spreadsheet.
+
+    ``coder`` is a built coder or a zero-argument factory of one (default: the shipped coder
+    with ``codebook`` and ``use_model``). With ``engine="dask"`` the rows are coded in
+    chunks on a Dask cluster (``scheduler``, :mod:`reviewmine.engine`), the coder built once
+    per worker from the factory (a built coder is shipped to each worker whole); the output
+    is the same file. ``on_message`` receives the dashboard link, ``on_partition`` (chunks
+    done, chunks in all).
     """
+    from reviewmine.engine import check_engine
+
+    check_engine(engine, scheduler)
     refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
     remove_stale_temps(Path(out).parent, Path(out).name)  # what a killed run left beside ``out``
     df = read_table(input, required=[text_col, id_col, title_col or ""])
     if title_col is None and "title" in df.columns:
         title_col = "title"
     if coder is None:
-        coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
+        coder = CoderFactory(FactorCoder, {"codebook": load_codebook(codebook) if codebook else None,
+                                           "use_model": use_model})
     texts = df[text_col].fillna("").astype(str).tolist()
     titles = df[title_col].fillna("").astype(str).tolist() if title_col else [""] * len(texts)
-    parts = list(code_batches(coder, text_batches(texts, titles), workers, finish=coded_rows))
+    if engine == "dask":
+        from reviewmine.analyze.on_dask import code_on_dask, coder_factory
+        from reviewmine.engine import dask_client
+
+        with dask_client(scheduler, on_message) as client:
+            parts = code_on_dask(client, coder_factory(coder), texts, titles, coded_rows, on_partition)
+    else:
+        if not hasattr(coder, "code_texts"):
+            coder = coder()
+        parts = list(code_batches(coder, text_batches(texts, titles), workers, finish=coded_rows))
     result = pd.concat(parts, ignore_index=True) if parts else coded_rows([])
     result.insert(0, "uid", df[id_col].astype(str).to_numpy())
     write_frame(result, out, csv_raw_text=True)

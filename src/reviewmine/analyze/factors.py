@@ -53,6 +53,7 @@ from reviewmine.analyze.sentiment import (
     shipped_model_path,
 )
 from reviewmine.analyze.textmodel import LinearTextModel
+from reviewmine.engine import available_cores
 from reviewmine.errors import CodebookError, ReviewmineError
 
 PRESENCE_MODEL = "coder_presence.npz"
@@ -514,14 +515,6 @@ def _result(future):
             "a coding worker process died (often: out of memory); nothing was written - "
             "free memory or split the input and run again"
         ) from exc
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (the affinity mask where the platform has one)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def combine_presence(review_p: np.ndarray, sentence_max: np.ndarray, review_weight: float) -> np.ndarray:

@@ -49,7 +49,8 @@ def current_outputs(data_dir: Path, generation: str, summary: dict | None = None
     outputs = {name for name in summary["outputs"] if name in ANALYSIS_TABLES}
     for name in sorted(outputs | {"review_scores", "codes"}):
         path = proc / f"{name}.parquet"
-        metadata = (pq.read_schema(path).metadata or {}) if path.is_file() else {}
+        first = next(iter(sorted(path.rglob("*.parquet"))), None) if path.is_dir() else path
+        metadata = (pq.read_schema(first).metadata or {}) if first and first.is_file() else {}
         if (metadata.get(RUN_KEY.encode(), b"").decode() != summary["run_id"]
                 or metadata.get(GENERATION_KEY.encode(), b"").decode() != generation):
             raise InputError(
@@ -57,6 +58,16 @@ def current_outputs(data_dir: Path, generation: str, summary: dict | None = None
                 f"which was interrupted or whose files were replaced; {rerun}"
             )
     return outputs
+
+
+def read_output(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """An analysis output as a DataFrame: a file, or the dataset folder of ``--engine dask``
+    (its store/app folder names read back as text columns)."""
+    if not path.is_dir():
+        return pd.read_parquet(path, columns=columns)
+    from reviewmine.process.reader import reviews_dataset
+
+    return reviews_dataset(path).to_table(columns=columns).to_pandas()
 
 
 def shipped_coder_used(analyze_summary: dict) -> bool:

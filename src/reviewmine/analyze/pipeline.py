@@ -22,19 +22,33 @@ directory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from reviewmine.analyze.batch import (
+    REVIEW_COLUMNS,
+    TOPIC_MODEL_DIR,
+    TOPIC_SAMPLE,
+    AnalyzeSummary,
+    KeySample,
+    analysable,
+    frames,
+    no_coded_factors,
+    top_coded_factors,
+    topic_code_counts,
+    write_stamped,
+)
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
 from reviewmine.analyze.sentences import review_texts
@@ -48,44 +62,7 @@ RUN_KEY = "reviewmine.analyze_run"
 """Parquet key-value metadata: the id of the analyze run that wrote a file."""
 SUMMARY_FILE = "analyze_summary.json"
 PARQUET_OUTPUTS = ("review_scores", "codes", "sentences", "topics", "topic_info")
-TOPIC_MODEL_DIR = "topic_model"
 STAGING_PREFIX = ".tmp-analyze-"
-
-REVIEW_COLUMNS = [
-    "review_key", "store", "app", "at", "month", "app_version", "version_major_minor",
-    "rating", "title", "text", "language", "is_english", "is_spam",
-]  # fmt: skip
-
-
-@dataclass
-class AnalyzeSummary:
-    run_id: str = ""
-    generation: str = ""
-    """Generation of the processed reviews this run read (see ``reviews_generation``)."""
-    reviews_in: int = 0
-    skipped_non_english: int = 0
-    skipped_by_language: dict = field(default_factory=dict)
-    """Language code (``none``: no language detected) -> reviews skipped as not analysed."""
-    skipped_language_sample: list = field(default_factory=list)
-    """A seeded sample of those reviews (key, language, start of the text) to check by eye."""
-    skipped_spam: int = 0
-    skipped_empty: int = 0
-    analysed: int = 0
-    with_codes: int = 0
-    codes: int = 0
-    sentences: int = 0
-    topics: int | None = None
-    topic_outlier_share: float | None = None
-    coder_method: str = ""
-    codebook: str = ""
-    languages: list[str] = field(default_factory=list)
-    finished_at: str = ""
-    options: dict = field(default_factory=dict)
-    software: dict = field(default_factory=dict)
-    models: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
-    """Output name -> file (or directory) in ``processed/``; all of this run."""
-
 
 def analyze(
     data_dir: str | Path,
@@ -96,15 +73,27 @@ def analyze(
     embeddings: str = "static",
     seed: int = 42,
     on_progress=None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_message=None,
+    on_partition=None,
 ) -> AnalyzeSummary:
     """Run sentiment, factor coding and (optionally) topics over the processed reviews.
 
     Streams the reviews in batches of 5,000 and appends each output as it goes, so memory
     stays bounded however large the corpus; the topic model is fitted on a seeded sample
     and then assigns every review in a second pass.
+
+    With ``engine="dask"`` the work runs on a Dask cluster (``scheduler`` address, default
+    ``$REVIEWMINE_DASK_SCHEDULER`` or a local cluster; :mod:`reviewmine.analyze.on_dask`):
+    the same values, with review_scores, codes, sentences and topics written as Parquet
+    datasets (folders partitioned by store/app) under the same names. ``on_message``
+    receives the dashboard link, ``on_partition`` (tasks done, tasks in all).
     """
+    from reviewmine.engine import check_engine
     from reviewmine.process.reader import reviews_generation, reviews_path
 
+    check_engine(engine, scheduler)
     data_dir = require_data_dir(data_dir)
     source = reviews_path(data_dir)
     if not source.exists():
@@ -125,23 +114,46 @@ def analyze(
     summary.coder_method, summary.codebook = coder.method, cb.name
     category = {c.id: c.category for c in cb.codes}
     out = data_dir / "processed"
-    for stale in out.glob(STAGING_PREFIX + "*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
-    try:
-        _analyze_into(staging, source, languages, include_spam, coder, category, topics, embeddings,
-                      seed, summary, on_progress)
-        _commit(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        if engine == "dask":  # connected before anything is written
+            from reviewmine.engine import dask_client
+
+            client = stack.enter_context(dask_client(scheduler, on_message))
+        for stale in out.glob(STAGING_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+        try:
+            if engine == "dask":
+                from reviewmine.analyze.on_dask import analyze_on_dask
+                from reviewmine.engine import CoderFactory
+
+                analyze_on_dask(
+                    client, source, staging, CoderFactory(FactorCoder, {"codebook": cb}),
+                    languages=languages, include_spam=include_spam, category=category, topics=topics,
+                    embeddings=embeddings, seed=seed, summary=summary,
+                    schemas=_output_schemas(source, _stamp(summary)), stamp=_stamp(summary),
+                    on_partition=on_partition,
+                )
+                _write_summary(staging, summary)
+            else:
+                _analyze_into(staging, source, languages, include_spam, coder, category, topics,
+                              embeddings, seed, summary, on_progress)
+            _commit(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def _stamp(summary: AnalyzeSummary) -> dict[str, str]:
+    """Key-value metadata of every output of a run."""
+    return {RUN_KEY: summary.run_id, GENERATION_KEY: summary.generation}
 
 
 def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, coder, category: dict,
                   topics: bool, embeddings: str, seed: int, summary: AnalyzeSummary, on_progress) -> None:
     """Write every output of one run, its summary last, into ``staging``."""
-    stamp = {RUN_KEY: summary.run_id, GENERATION_KEY: summary.generation}
-    sample = _Reservoir(TOPIC_SAMPLE, seed)
+    stamp = _stamp(summary)
+    sample = KeySample(TOPIC_SAMPLE, seed)
     schemas = _output_schemas(source, stamp)
     with _Outputs(staging, ("review_scores", "codes", "sentences"), schemas) as outputs:
         batches = _analysable_batches(source, languages, include_spam, summary)
@@ -154,7 +166,7 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
 
         for results in code_batches(coder, texts()):
             reviews = pending.pop(0)
-            scores, codes, sentences = _frames(reviews, results, category)
+            scores, codes, sentences = frames(reviews, results, category)
             outputs.append("review_scores", scores)
             outputs.append("codes", codes)
             outputs.append("sentences", sentences)
@@ -163,13 +175,18 @@ def _analyze_into(staging: Path, source: Path, languages, include_spam: bool, co
             summary.codes += len(codes)
             summary.sentences += len(sentences)
             if topics:
-                sample.add(review_texts(reviews))
+                sample.add(reviews["review_key"], review_texts(reviews))
             if on_progress:
                 on_progress(len(reviews))
     if topics and summary.analysed:
         summary.topics, summary.topic_outlier_share = _topics(
             source, languages, include_spam, sample.items(), staging, embeddings, seed, schemas, stamp
         )
+    _write_summary(staging, summary)
+
+
+def _write_summary(staging: Path, summary: AnalyzeSummary) -> None:
+    """Finish ``summary`` (time, versions, the outputs in ``staging``) and write it there."""
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     summary.software = software_versions()
     summary.models = shipped_model_hashes()
@@ -194,13 +211,14 @@ def _commit(staging: Path, out: Path) -> None:
             target.unlink(missing_ok=True)
     for name in sorted(made - {SUMMARY_FILE}):
         target = out / name
-        if (staging / name).is_dir():
-            shutil.rmtree(target, ignore_errors=True)
+        if target.is_dir():  # a folder: the topic model, or a dataset of the Dask engine
+            shutil.rmtree(target)
+        elif (staging / name).is_dir():  # a dataset replaces a file of the local engine
+            target.unlink(missing_ok=True)
         os.replace(staging / name, target)
     os.replace(staging / SUMMARY_FILE, out / SUMMARY_FILE)
 
 
-LANGUAGE_SAMPLE = 20  # skipped-for-language reviews listed in the summary for the user to check
 def _check_before_writing(source: Path, languages, include_spam: bool, topics: bool, embeddings: str, seed: int) -> None:
     """Every option, and whether any review (enough for topics) is left to analyse, checked
     before an output is touched: a run that cannot finish fails in seconds, not at the end."""
@@ -237,9 +255,6 @@ def _check_before_writing(source: Path, languages, include_spam: bool, topics: b
         )
 
 
-TOPIC_SAMPLE = 30_000  # reviews kept for fitting topics (the model samples 15,000 informative ones)
-
-
 # Figures measured of the shipped models (re-measuring them changes no code a review gets)
 MEASUREMENT_FILES = frozenset({"coder_accuracy.json", "coder_crossapp.json", "coder_prevalence.json"})
 
@@ -263,103 +278,11 @@ def _model_hashes(files: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, s
 def _analysable_batches(source: Path, languages, include_spam: bool, summary: AnalyzeSummary | None):
     """Batches of current reviews in the analysed languages, not spam, with text; the
     skipped ones are counted in ``summary`` (when given)."""
-    import pyarrow.dataset as ds
+    from reviewmine.process.reader import reviews_dataset
 
-    dataset = ds.dataset(source, format="parquet", partitioning="hive" if source.is_dir() else None)
-    dropped_sample = _Reservoir(LANGUAGE_SAMPLE, seed=0)
-    for batch in dataset.to_batches(columns=REVIEW_COLUMNS, batch_size=BATCH):
-        reviews = batch.to_pandas()
-        keep = pd.Series(True, index=reviews.index)
-        skipped = {}
-        if languages:
-            lang_ok = reviews["language"].isin(list(languages))
-            skipped["skipped_non_english"] = int((~lang_ok).sum())
-            keep &= lang_ok
-            if summary is not None and not lang_ok.all():
-                dropped = reviews.loc[~lang_ok, ["review_key", "language", "text"]]
-                dropped = dropped.assign(language=dropped["language"].fillna("none"))  # no language detected
-                for language, n in dropped["language"].value_counts().items():
-                    summary.skipped_by_language[language] = summary.skipped_by_language.get(language, 0) + int(n)
-                dropped_sample.add(list(dropped.itertuples(index=False, name=None)))
-        if not include_spam:
-            skipped["skipped_spam"] = int((reviews["is_spam"] & keep).sum())
-            keep &= ~reviews["is_spam"]
-        empty = reviews["text"].fillna("").str.strip() == ""
-        skipped["skipped_empty"] = int((empty & keep).sum())
-        keep &= ~empty
-        if summary is not None:
-            summary.reviews_in += len(reviews)
-            for name, n in skipped.items():
-                setattr(summary, name, getattr(summary, name) + n)
-        if keep.any():
-            yield reviews[keep].reset_index(drop=True)
-    if summary is not None:
-        summary.skipped_by_language = dict(sorted(summary.skipped_by_language.items(), key=lambda kv: -kv[1]))
-        summary.skipped_language_sample = [
-            {"review_key": key, "language": language, "text": (text or "")[:160]}
-            for key, language, text in dropped_sample.items()
-        ]
-
-
-def _frames(reviews: pd.DataFrame, results, category: dict) -> tuple[pd.DataFrame, ...]:
-    """The review_scores, codes and sentences rows of one coded batch."""
-    score_rows, sentence_rows, code_rows = [], [], []
-    for key, res in zip(reviews["review_key"], results, strict=True):
-        sent = res.detail
-        score_rows.append(
-            {
-                "review_key": key,
-                "sentiment": res.sentiment,
-                "star_probability": sent.star_probability,
-                "vader_mean": sent.vader_mean,
-                "vader_min": sent.vader_min,
-                "codes": res.serialised,
-                "n_codes": len(res.codes),
-                "n_sentences": res.n_sentences,
-            }
-        )
-        for n, (sentence, value) in enumerate(sent.sentences):
-            sentence_rows.append({"review_key": key, "sentence_no": n, "sentence": sentence, "sentiment": value})
-        for hit in res.codes:
-            code_rows.append(
-                {
-                    "review_key": key,
-                    "code": hit.code,
-                    "category": category.get(hit.code, ""),
-                    "polarity": hit.polarity,
-                    "probability": hit.probability,
-                    "evidence": hit.evidence,
-                    "cues": "; ".join(dict.fromkeys(hit.cues)),
-                    "sentence_sentiment": hit.sentence_sentiment,
-                }
-            )
-    meta = reviews.drop(columns=["title", "text", "is_english", "is_spam"])
-    scores = meta.merge(pd.DataFrame(score_rows, columns=_SCORE_COLS), on="review_key")
-    codes = meta.merge(pd.DataFrame(code_rows, columns=_CODE_COLS), on="review_key")
-    sentences = meta[["review_key", "app"]].merge(pd.DataFrame(sentence_rows, columns=_SENT_COLS), on="review_key")
-    return scores, codes, sentences
-
-
-class _Reservoir:
-    """A seeded uniform sample of at most ``size`` items from a stream, in stream order."""
-
-    def __init__(self, size: int, seed: int):
-        self.size, self.seen = size, 0
-        self.rng = np.random.default_rng(seed)
-        self.kept: list[tuple[int, object]] = []
-
-    def add(self, items: list) -> None:
-        for item in items:
-            if len(self.kept) < self.size:
-                self.kept.append((self.seen, item))
-            else:
-                j = int(self.rng.integers(0, self.seen + 1))
-                if j < self.size:
-                    self.kept[j] = (self.seen, item)
-            self.seen += 1
-
-    def items(self) -> list:
-        return [item for _, item in sorted(self.kept)]
+    dataset = reviews_dataset(source)
+    batches = dataset.to_batches(columns=REVIEW_COLUMNS, batch_size=BATCH)
+    yield from analysable(batches, languages, include_spam, summary)
 
 
 class _Outputs:
@@ -400,9 +323,10 @@ def _output_schemas(source: Path, metadata: dict[str, str]) -> dict:
     (say, no app versions) cannot give a file a type later batches do not fit; each
     carries ``metadata`` (run id and processed generation)."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
 
-    reviews = ds.dataset(source, format="parquet", partitioning="hive" if source.is_dir() else None).schema
+    from reviewmine.process.reader import reviews_dataset
+
+    reviews = reviews_dataset(source).schema
     meta = [reviews.field(c) for c in REVIEW_COLUMNS if c not in ("title", "text", "is_english", "is_spam")]
     f64, text, i64 = pa.float64(), pa.string(), pa.int64()
     computed = {
@@ -421,46 +345,20 @@ def _output_schemas(source: Path, metadata: dict[str, str]) -> dict:
     return schemas
 
 
-_SCORE_COLS = ["review_key", "sentiment", "star_probability", "vader_mean", "vader_min", "codes", "n_codes", "n_sentences"]
-_CODE_COLS = ["review_key", "code", "category", "polarity", "probability", "evidence", "cues", "sentence_sentiment"]
-_SENT_COLS = ["review_key", "sentence_no", "sentence", "sentiment"]
-
-
-def _write_stamped(df: pd.DataFrame, path: Path, metadata: dict[str, str]) -> None:
-    """A DataFrame as Parquet with ``metadata`` added to pandas' own key-value metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata}), path)
-
-
 def coded_factors(codes: pd.DataFrame, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     """Per topic, the factor the coder finds most often in its reviews and the share of the
     topic's reviews that carry it: the coder's view of what a topic is about, beside the
     embedding-based ``factor``. ``codes`` has one row per (``review_key``, ``code``); ``keys``
     and ``ids`` give each review's topic."""
     if not len(ids):
-        return _no_coded_factors()
-    topic_of = pd.DataFrame({"review_key": keys, "topic_id": ids})
-    codes = codes[["review_key", "code"]].drop_duplicates()
-    counts = codes.merge(topic_of, on="review_key").groupby(["topic_id", "code"]).size().rename("n").reset_index()
-    counts["coded_factor_share"] = (counts["n"] / counts["topic_id"].map(topic_of["topic_id"].value_counts())).round(4)
-    top = counts.sort_values(["topic_id", "n", "code"], ascending=[True, False, True]).groupby("topic_id").head(1)
-    return top.rename(columns={"code": "coded_factor"})[list(_CODED_FACTOR_COLS)].reset_index(drop=True)
-
-
-_CODED_FACTOR_COLS = ("topic_id", "coded_factor", "coded_factor_share")
-
-
-def _no_coded_factors() -> pd.DataFrame:
-    return pd.DataFrame(columns=list(_CODED_FACTOR_COLS)).astype({"topic_id": int})
+        return no_coded_factors()
+    return top_coded_factors(topic_code_counts(codes, keys, ids), pd.Series(ids).value_counts())
 
 
 def _coded_factors(codes_path: Path, keys: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     """:func:`coded_factors` of the run's ``codes.parquet`` (none without it)."""
     if not codes_path.is_file():
-        return _no_coded_factors()
+        return no_coded_factors()
     return coded_factors(pd.read_parquet(codes_path, columns=["review_key", "code"]), keys, ids)
 
 
@@ -484,7 +382,7 @@ def _topics(source, languages, include_spam, sample: list[str], out: Path, embed
     keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=object)
     info = model.topic_table(ids).merge(topic_positions(model), on="topic_id", how="left")
     info = info.merge(_coded_factors(out / "codes.parquet", keys, ids), on="topic_id", how="left")
-    _write_stamped(info, out / "topic_info.parquet", stamp)
+    write_stamped(info, out / "topic_info.parquet", stamp)
     model.save(out / TOPIC_MODEL_DIR)
     n_topics = int((info["topic_id"] != -1).sum())
     return n_topics, round(float((ids == -1).mean()) if len(ids) else 0.0, 4)

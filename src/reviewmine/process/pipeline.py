@@ -20,8 +20,10 @@ its Parquet files and into the summary; later stages record which generation the
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -31,12 +33,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from reviewmine.engine import check_engine
 from reviewmine.errors import InputError
 from reviewmine.io import (
     refuse_overwrite,
@@ -46,6 +48,14 @@ from reviewmine.io import (
     write_errors,
 )
 from reviewmine.process import clean, dedupe
+from reviewmine.process.decisions import (
+    REJECTS_FILE,
+    REVIEWS_FILE,
+    STAGING_SCHEMA,
+    SUMMARY_FILE,
+    VERSIONS_FILE,
+    apply_decisions,
+)
 from reviewmine.process.imports import ImportRegistry
 from reviewmine.process.ingest import (
     BATCH_ROWS,
@@ -65,25 +75,11 @@ from reviewmine.process.schema import (
 )
 from reviewmine.process.steps import BatchStep
 from reviewmine.process.summary import ProcessSummary
-from reviewmine.schema import UTC_TS
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
-
-REVIEWS_FILE = "reviews.parquet"
-VERSIONS_FILE = "review_versions.parquet"
-REJECTS_FILE = "rejects.parquet"
-SUMMARY_FILE = "process_summary.json"
-
-DEDUPE_COLUMNS = (
-    "review_key", "version", "is_current", "n_versions", "n_sightings", "is_copy_paste",
-    "copy_group_size", "copy_n_apps", "is_spam", "spam_reason", "first_fetched_at",
-)
-STAGING_SCHEMA = pa.schema(
-    [f for f in PROCESSED_SCHEMA if f.name not in DEDUPE_COLUMNS]
-    + [pa.field("_row", pa.int64()), pa.field("_repetitive", pa.bool_()),
-       pa.field("_has_contact", pa.bool_())]
-)
-
 
 def process(
     data_dir: Path | str,
@@ -97,6 +93,10 @@ def process(
     key_file: Path | str | None = None,
     batch_rows: int = BATCH_ROWS,
     on_progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_message: Callable[[str], None] | None = None,
+    on_partition: Callable[[int, int], None] | None = None,
 ) -> ProcessSummary:
     """Build the processed layer from ``DATA_DIR/raw/reviews`` and every recorded import.
 
@@ -113,7 +113,14 @@ def process(
         with each import.
     drop_imports : recorded imports to remove (file name, path or SHA-256 prefix).
     key_file : pseudonymisation key (default ``reviewmine.config.secret_key_path()``).
-    on_progress : called with the number of rows of each batch read.
+    on_progress : called with the number of rows of each batch read (local engine).
+    engine : ``local`` (this machine) or ``dask`` (a Dask cluster, :mod:`reviewmine.engine`):
+        same reviews; with ``dask`` the outputs are Parquet datasets (folders partitioned by
+        store and app) under the same names, see :mod:`reviewmine.process.on_dask`.
+    scheduler : Dask scheduler address (default ``$REVIEWMINE_DASK_SCHEDULER``, else a local
+        cluster sized to this machine); ``engine="dask"`` only.
+    on_message : receives the Dask dashboard link.
+    on_partition : called with (tasks done, tasks in all) as Dask tasks finish.
 
     Example
     -------
@@ -123,10 +130,26 @@ def process(
     41805
     """
     started = time.perf_counter()
+    check_engine(engine, scheduler)
     data_dir = require_data_dir(data_dir)
-    plan = _plan(data_dir, inputs, column_map, mapping, include_raw=include_raw,
-                 assume_tz=assume_tz, drop_imports=drop_imports, key_file=key_file,
-                 batch_rows=batch_rows)
+    options = dict(inputs=inputs, column_map=column_map, mapping=mapping, include_raw=include_raw,
+                   assume_tz=assume_tz, drop_imports=drop_imports, key_file=key_file,
+                   batch_rows=batch_rows)
+    if engine == "local":
+        return _process(data_dir, options, started, on_progress)
+    from reviewmine.engine import dask_client
+
+    # connected before anything is written: an unreachable scheduler leaves no trace
+    with dask_client(scheduler, on_message) as client:
+        return _process(data_dir, options, started, on_progress, client, on_partition)
+
+
+def _process(
+    data_dir: Path, options: dict, started: float, on_progress: Callable[[int], None] | None,
+    client: Client | None = None, on_partition: Callable[[int, int], None] | None = None,
+) -> ProcessSummary:
+    """:func:`process` on this machine, or on the cluster of ``client``."""
+    plan = _plan(data_dir, **options)
     processed = data_dir / "processed"
     with write_errors(processed):
         processed.mkdir(parents=True, exist_ok=True)
@@ -134,13 +157,22 @@ def process(
     summary = ProcessSummary(data_dir=str(data_dir), generation=plan.generation,
                              import_notes=plan.notes)
     try:
-        rejects, staging_path, decisions = _pass_one(plan, summary, tmp, on_progress)
-        reviews, versions, tally = _pass_two(plan, summary, tmp, staging_path, decisions)
+        if client is None:
+            rejects, staging_path, decisions = _pass_one(plan, summary, tmp, on_progress)
+            reviews, versions, tally = _pass_two(plan, summary, tmp, staging_path, decisions)
+            rows = reviews.rows, versions.rows
+            outputs = [writer.commit for writer in (reviews, versions, rejects)]
+        else:
+            from reviewmine.process.on_dask import process_on_dask
+
+            rows, tally = process_on_dask(client, plan, summary, tmp, on_partition)
+            outputs = [functools.partial(_replace_output, tmp / "out" / name, processed / name)
+                       for name in (REVIEWS_FILE, VERSIONS_FILE, REJECTS_FILE)]
         if plan.imports_changed:
             plan.registry.save()  # before the outputs: a rerun after a crash rebuilds from the record
-        for writer in (reviews, versions, rejects):
-            writer.commit()
-        _fill_counts(summary, reviews.rows, versions.rows, tally)
+        for commit in outputs:
+            commit()
+        _fill_counts(summary, *rows, tally)
         _write_summary(summary, processed, started)
         return summary
     except OSError as exc:
@@ -150,6 +182,16 @@ def process(
         raise error from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_output(new: Path, target: Path) -> None:
+    """Move an output of the Dask engine (a dataset folder) over the previous one, a file
+    of the local engine or a folder (a folder cannot replace a file in one rename)."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink(missing_ok=True)
+    os.replace(new, target)
 
 
 @dataclass
@@ -273,7 +315,7 @@ def _pass_two(
     versions = AtomicParquetWriter(plan.processed / VERSIONS_FILE, PROCESSED_SCHEMA, tmp, plan.stamp)
     tally = Counter()
     for record_batch in pq.ParquetFile(staging_path).iter_batches(batch_size=plan.batch_rows):
-        current, previous, dropped = _apply_decisions(record_batch, decisions, tally)
+        current, previous, dropped = apply_decisions(record_batch, decisions, tally)
         reviews.write(current)
         versions.write(previous)
         summary.duplicates_collapsed += dropped
@@ -327,62 +369,3 @@ def _fill_counts(summary: ProcessSummary, n_current: int, n_previous: int, tally
     summary.spam = sum(summary.spam_by_reason.values())
     languages = Counter({k[5:]: v for k, v in tally.items() if k.startswith("lang:")})
     summary.languages = dict(languages.most_common(10))
-
-
-def _apply_decisions(
-    batch: pa.RecordBatch, decisions: dedupe.Decisions, tally: Counter
-) -> tuple[pa.Table, pa.Table, int]:
-    """Attach the dedupe columns; split into current rows, earlier versions, dropped count."""
-    rows = batch.column("_row").to_numpy()
-    role = decisions.role[rows]
-    keep = role != dedupe.ROLE_DUPLICATE
-    table = pa.Table.from_batches([batch]).filter(pa.array(keep))
-    rows, role = rows[keep], role[keep]
-    group = decisions.copy_group_size[rows]
-    n_apps = decisions.copy_n_apps[rows]
-    is_copy = group >= 2
-    repetitive = table.column("_repetitive").to_numpy(zero_copy_only=False)
-    contact = table.column("_has_contact").to_numpy(zero_copy_only=False)
-    cross_app_spam = n_apps >= dedupe.CROSS_APP_SPAM_APPS
-    copied_link = is_copy & contact
-    reason = np.where(
-        repetitive, "repetitive",
-        np.where(cross_app_spam, "cross_app_copy", np.where(copied_link, "copied_link", "")),
-    )
-    is_spam = reason != ""
-    first_fetched = decisions.first_fetched_at[rows]
-    columns = {
-        "review_key": pa.array(dedupe.key_hex(decisions.key[rows]), pa.string()),
-        "version": pa.array(decisions.version[rows]),
-        "is_current": pa.array(role == dedupe.ROLE_CURRENT),
-        "n_versions": pa.array(decisions.n_versions[rows]),
-        "n_sightings": pa.array(decisions.n_sightings[rows]),
-        "is_copy_paste": pa.array(is_copy),
-        "copy_group_size": pa.array(group),
-        "copy_n_apps": pa.array(n_apps),
-        "is_spam": pa.array(is_spam),
-        "spam_reason": pa.array(np.where(is_spam, reason, None).tolist(), pa.string()),
-        "first_fetched_at": pa.array(
-            first_fetched, pa.int64(), mask=first_fetched == dedupe.NULL_TIME
-        ).cast(UTC_TS),
-    }
-    for name, values in columns.items():
-        table = table.append_column(name, values)
-    table = table.drop_columns(["_row", "_repetitive", "_has_contact"])
-    current_mask = role == dedupe.ROLE_CURRENT
-    current = table.filter(pa.array(current_mask))
-
-    tally["content_keyed"] += pc.sum(pc.equal(current.column("review_id_kind"), "content")).as_py() or 0
-    tally["copy_paste"] += int(is_copy[current_mask].sum())
-    tally["cross_app_copy_paste"] += int((is_copy & (n_apps >= 2))[current_mask].sum())
-    for value, count in Counter(reason[current_mask & is_spam].tolist()).items():
-        tally[f"spam:{value}"] += count
-    languages = current.column("language").value_counts()
-    for item in languages.to_pylist():
-        if item["values"] is None:
-            tally["no_language"] += item["counts"]
-        else:
-            tally[f"lang:{item['values']}"] += item["counts"]
-            if item["values"] == "en":
-                tally["english"] += item["counts"]
-    return current, table.filter(pa.array(~current_mask)), int((~keep).sum())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -33,7 +32,17 @@ XLSX_MAX_ROWS = 1_048_575
 def reviews_dataset(path: Path) -> ds.Dataset:
     """A file or a directory partitioned by store/app (``store=google_play/app=calm``)."""
     with damaged_parquet(path):
-        return ds.dataset(path, format="parquet", partitioning="hive" if path.is_dir() else None)
+        return ds.dataset(path, format="parquet", partitioning=partitioning(path))
+
+
+def partitioning(path: Path) -> ds.Partitioning | None:
+    """How to read the folders of a dataset ``path`` (``None`` for a file): Hive-style
+    ``store=``/``app=`` folders, read as text (an app slug of digits stays a string)."""
+    if not path.is_dir():
+        return None
+    first = next(path.rglob("*.parquet"), None)
+    keys = [p.split("=", 1)[0] for p in first.relative_to(path).parts[:-1]] if first else []
+    return ds.partitioning(pa.schema([(key, pa.string()) for key in keys]), flavor="hive")
 
 
 @contextmanager
@@ -68,8 +77,13 @@ def reviews_generation(data_dir: Path | str) -> str:
         found = metadata.get(GENERATION_KEY.encode())
         return found.decode() if found else "sha256:" + file_sha256(path)
     if path.is_dir():
-        parts = [f"{p.relative_to(path)}={file_sha256(p)}" for p in sorted(path.rglob("*.parquet"))]
-        return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        files = sorted(path.rglob("*.parquet"))
+        if files:  # every file of a ``--engine dask`` run carries its generation
+            with damaged_parquet(files[0]):
+                found = (pq.read_schema(files[0]).metadata or {}).get(GENERATION_KEY.encode())
+            if found:
+                return found.decode()
+        return "sha256:" + file_sha256(path)
     raise InputError(f"{path}: not found; run `reviewmine process --data-dir {data_dir}` first")
 
 

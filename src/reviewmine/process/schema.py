@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -126,6 +127,8 @@ class AtomicParquetWriter:
         self._writer.close()
 
     def commit(self) -> None:
+        if self.path.is_dir():  # the dataset folder a ``--engine dask`` run wrote
+            shutil.rmtree(self.path)
         os.replace(self.tmp_path, self.path)
 
 
@@ -157,6 +160,25 @@ def data_dictionary_markdown() -> str:
         "One row per input row that was rejected, or kept with a value set to null or cut.",
         "",
         *_field_table(REJECTS_FIELDS),
+    ]
+    lines += [
+        "",
+        "## Files or Parquet datasets: `--engine local` and `--engine dask`",
+        "",
+        "The local engine (the default) writes each output above as one Parquet file. The Dask",
+        "engine (`reviewmine process --engine dask`, see `docs/scale.md`) writes the same rows",
+        "under the same names as Parquet *datasets*: folders partitioned Hive-style by store and",
+        "app, one file per input partition (`part-NNNNN.parquet`), e.g.",
+        "`processed/reviews.parquet/store=google_play/app=calm/part-00003.parquet`. `store` and",
+        "`app` are then in the folder names, not in the files; every file carries the run's",
+        "`reviewmine.generation`. `rejects.parquet` is a folder of `part-NNNNN.parquet` files, not",
+        "partitioned. Whichever engine ran last owns the name: a run of the other engine replaces",
+        "the file by the folder or the folder by the file. Read either form the same way:",
+        "`reviewmine.process.read_reviews(data_dir)`, `pandas.read_parquet(path)`,",
+        "`pyarrow.dataset.dataset(path, partitioning=\"hive\")`, DuckDB",
+        "`read_parquet('PATH/**/*.parquet', hive_partitioning = true)`, Polars",
+        "`pl.scan_parquet('PATH/**/*.parquet', hive_partitioning=True)` (pandas and pyarrow read",
+        "`store`/`app` of a folder as categorical/dictionary columns; cast them to text if needed).",
     ]
     lines += [
         "",

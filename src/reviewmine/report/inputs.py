@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from reviewmine.analyze.codebook import Codebook, load_codebook
-from reviewmine.analyze.outputs import current_outputs
+from reviewmine.analyze.outputs import current_outputs, read_output
 from reviewmine.analyze.pipeline import SUMMARY_FILE
 from reviewmine.errors import InputError
 from reviewmine.io import require_data_dir
@@ -102,8 +102,8 @@ def load_inputs(
             f"run was interrupted); run 'reviewmine process --data-dir {data_dir}'"
         )
     reviews = read_reviews(data_dir, columns=REVIEW_COLUMNS)
-    scores = pd.read_parquet(proc / "review_scores.parquet")
-    codes = pd.read_parquet(proc / "codes.parquet")
+    scores = read_output(proc / "review_scores.parquet")  # a file, or a dataset of --engine dask
+    codes = read_output(proc / "codes.parquet")
     if apps:
         known = sorted(set(scores["app"]))
         unknown = [a for a in apps if a not in known]
@@ -123,7 +123,7 @@ def load_inputs(
     files = [reviews_file, proc / "review_scores.parquet", proc / "codes.parquet"]
     topics = topic_info = None
     if {"topics", "topic_info"} <= analysis:
-        topics = pd.read_parquet(proc / "topics.parquet")
+        topics = read_output(proc / "topics.parquet")
         topic_info = pd.read_parquet(proc / "topic_info.parquet")
         if "app" not in topics.columns:
             topics = topics.merge(scores[["review_key", "app"]], on="review_key", how="inner")

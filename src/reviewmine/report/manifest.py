@@ -27,7 +27,8 @@ def _describe(path: Path, base: Path) -> dict:
         shown = str(path.relative_to(base))
     except ValueError:
         shown = str(path)
-    return {"path": shown, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+    size = sum(p.stat().st_size for p in path.rglob("*.parquet")) if path.is_dir() else path.stat().st_size
+    return {"path": shown, "sha256": file_sha256(path), "bytes": size}
 
 
 def build_manifest(
