@@ -47,6 +47,7 @@ def run(
     apps: Sequence[str] | None = None,
     collect: bool = True,
     topics: bool = True,
+    coder: str = "fast",
     *,
     on_message: Callable[[str], None] | None = None,
     on_start: Callable[[str], None] | None = None,
@@ -59,7 +60,8 @@ def run(
     ``apps`` limits collection and the report to those app slugs; process and analyze have no
     app filter and work on every review the data directory holds. A failed app/store does not
     stop the later stages: they run on everything collected so far (see ``result.failed``).
-    ``on_message`` receives collect's notes (apps skipped, stores that failed).
+    ``on_message`` receives collect's notes (apps skipped, stores that failed). ``coder``:
+    the coding tier of analyze (``fast`` or ``accurate``).
     """
     from reviewmine.process import process
     from reviewmine.report import report
@@ -74,7 +76,7 @@ def run(
         result.collect = stage("collect", collect_reviews, catalog=catalog, data_dir=data_dir, apps=apps,
                                on_message=on_message)
     result.process = stage("process", process, data_dir)
-    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress)
+    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress, coder=coder)
     result.report = stage("report", report, data_dir, apps=apps)
     return result
 
@@ -106,12 +108,12 @@ def demo_sample() -> Path:
     return config.sample_dir() / DEMO_SAMPLE
 
 
-def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None):
+def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None, coder: str = "fast"):
     """The analyze stage with the defaults both workflows use (English, no spam, shipped
     codebook, static embeddings, seed 42)."""
     from reviewmine.analyze import analyze
 
-    return analyze(data_dir, topics=topics, on_progress=on_progress)
+    return analyze(data_dir, topics=topics, on_progress=on_progress, coder=coder)
 
 
 class _Stages:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reviewmine.analyze.accurate import AccurateCoder, make_coder
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
 from reviewmine.config import default_data_dir
@@ -44,7 +45,7 @@ def code(
     title_col: str | None = None,
     codebook: str | Path | None = None,
     use_model: bool = True,
-    coder: FactorCoder | None = None,
+    coder: str | FactorCoder | AccurateCoder = "fast",
     workers: int | None = None,
 ) -> pd.DataFrame:
     """Code every row of ``input`` and write ``out`` (CSV, or Parquet by suffix).
@@ -57,14 +58,18 @@ def code(
     A CSV ``out`` keeps its text raw (no ``'`` before ``=``/``+``/``-``/``@``): it is an
     interface other tools read, and its free text sits inside JSON columns that start with
     ``{``; write ``.xlsx`` to open it in a spreadsheet.
+
+    ``coder``: ``fast`` (the linear coder, thousands of reviews a second), ``accurate`` (a
+    sentence encoder ensembled with it, slower, more accurate: see docs/coder-accuracy.md),
+    or a coder object.
     """
     refuse_overwrite(out, [input, codebook], stage_dirs(default_data_dir()))
     remove_stale_temps(Path(out).parent, Path(out).name)  # what a killed run left beside ``out``
     df = read_table(input, required=[text_col, id_col, title_col or ""])
     if title_col is None and "title" in df.columns:
         title_col = "title"
-    if coder is None:
-        coder = FactorCoder(load_codebook(codebook) if codebook else None, use_model=use_model)
+    if isinstance(coder, str):
+        coder = make_coder(coder, load_codebook(codebook) if codebook else None, use_model=use_model)
     texts = df[text_col].fillna("").astype(str).tolist()
     titles = df[title_col].fillna("").astype(str).tolist() if title_col else [""] * len(texts)
     parts = list(code_batches(coder, text_batches(texts, titles), workers, finish=coded_rows))
