@@ -27,9 +27,10 @@ fp32 model's on the validation split.
 The encoder is not fine-tuned: on the project's shared 2-core machine one fine-tuning step
 (32 reviews) took about 10 s, so three epochs over the training set would take over 90
 minutes, and leave-one-app-out seven times that. Run times there (loaded by other jobs):
-``model`` about 10-15 minutes (embedding ~5, the fast coder of the blend ~3, export ~1),
-``crossapp`` about 30 minutes with ``--cache`` (the embeddings are reused; head, blend, fast
-coder and export per app), ``encoders`` about 10 minutes for 2,000 + 1,400 reviews.
+``model`` 18 minutes (embedding 9,360 reviews 7, the fast coder of the blend 10, export and
+the int8 check 1-2), ``crossapp --no-blend`` about 2.5 minutes per app with ``--cache`` (the
+embeddings are reused), ``crossapp`` with the blend about 10 more per app (the fast coder),
+``encoders`` about 10 minutes for 1,500 + 600 reviews.
 
 ``crossapp`` retrains the whole tier without each app that has >= 100 coded reviews and
 codes its reviews (leave-one-app-out); ``encoders`` compares frozen MiniLM with frozen

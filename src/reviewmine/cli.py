@@ -147,8 +147,8 @@ CoderOption = Annotated[
     str,
     typer.Option(
         "--coder",
-        help="fast (linear coder, thousands of reviews/s) or accurate (sentence encoder + the fast coder, "
-        "~100+ reviews/s, more accurate; see docs/coder-accuracy.md).",
+        help="fast (linear coder, thousands of reviews/s) or accurate (sentence encoder blended with the "
+        "fast coder: slower; measured accuracy of both in docs/coder-accuracy.md).",
     ),
 ]
 

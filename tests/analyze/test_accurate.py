@@ -133,3 +133,26 @@ def test_analyze_records_the_tier_it_coded_with(tmp_path):
     assert summary["coder"] == "accurate" and summary["options"]["coder"] == "accurate"
     assert summary["coder_method"].startswith("encoder+model")
     assert "coder_accurate.onnx" in summary["models"]
+
+
+def test_the_report_quotes_the_measured_accuracy_of_the_tier_that_coded():
+    from reviewmine.analyze.outputs import shipped_coder_used
+    from reviewmine.analyze.pipeline import shipped_model_hashes
+    from reviewmine.analyze.prevalence import shipped_errors
+    from reviewmine.report.html import _accuracy
+
+    tiers = {
+        "fast": {"options": {"codebook": None}, "coder_method": "cues+model"},
+        "accurate": {"options": {"codebook": None, "coder": "accurate"}, "coder_method": AccurateCoder().method},
+    }
+    for tier, summary in tiers.items():
+        summary["models"] = shipped_model_hashes()
+        assert shipped_coder_used(summary), tier
+        quoted = _accuracy(summary)
+        assert f"coder_{'accurate_' if tier == 'accurate' else ''}accuracy.json" in quoted["accuracy_text"]
+        assert f"the {tier} tier's codes" in quoted["accuracy_text"]
+        assert "AI research assistants" in quoted["accuracy_text"]
+    # The fast tier's method string under the accurate tier's name describes neither.
+    assert not shipped_coder_used({**tiers["accurate"], "coder_method": "cues+model"})
+    # Its share intervals use its own leave-one-app-out errors.
+    assert "technical_issues:barrier" in shipped_errors("accurate")
