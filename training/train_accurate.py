@@ -30,7 +30,7 @@ minutes, and leave-one-app-out seven times that. Run times there (loaded by othe
 ``model`` 18 minutes (embedding 9,360 reviews 7, the fast coder of the blend 10, export and
 the int8 check 1-2), ``crossapp --no-blend`` about 2.5 minutes per app with ``--cache`` (the
 embeddings are reused), ``crossapp`` with the blend about 10 more per app (the fast coder),
-``encoders`` about 10 minutes for 1,500 + 600 reviews.
+``encoders`` about 10 minutes for 1,000 + 400 reviews.
 
 ``crossapp`` retrains the whole tier without each app that has >= 100 coded reviews and
 codes its reviews (leave-one-app-out); ``encoders`` compares frozen MiniLM with frozen
@@ -574,8 +574,8 @@ def main(argv: list[str] | None = None) -> None:
     x = sub.add_parser("crossapp", help="leave-one-app-out estimate")
     e = sub.add_parser("encoders", help="frozen MiniLM vs a larger encoder")
     e.add_argument("--mpnet", type=Path, required=True, help="folder of the all-mpnet-base-v2 weights")
-    e.add_argument("--sample", type=int, default=1500, help="training reviews used (the encoders run in fp32 torch)")
-    e.add_argument("--val-sample", type=int, default=600, help="validation reviews scored")
+    e.add_argument("--sample", type=int, default=1000, help="training reviews used (the encoders run in fp32 torch)")
+    e.add_argument("--val-sample", type=int, default=400, help="validation reviews scored")
     for p in (m, x, e):
         p.add_argument("--training", type=Path, required=True)
         p.add_argument("--dev", type=Path, required=True)

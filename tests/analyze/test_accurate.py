@@ -152,7 +152,9 @@ def test_the_report_quotes_the_measured_accuracy_of_the_tier_that_coded():
         assert f"coder_{'accurate_' if tier == 'accurate' else ''}accuracy.json" in quoted["accuracy_text"]
         assert f"the {tier} tier's codes" in quoted["accuracy_text"]
         assert "AI research assistants" in quoted["accuracy_text"]
+        assert quoted["coder_errors"] == (tier == "fast")
     # The fast tier's method string under the accurate tier's name describes neither.
     assert not shipped_coder_used({**tiers["accurate"], "coder_method": "cues+model"})
-    # Its share intervals use its own leave-one-app-out errors.
-    assert "technical_issues:barrier" in shipped_errors("accurate")
+    # Its share intervals take no error measured of another coder (its encoder without the blend).
+    assert shipped_errors("fast")
+    assert shipped_errors("accurate") == {}

@@ -9,7 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from reviewmine.analyze import accurate
-from reviewmine.analyze.accurate import ACCURATE_META, ACCURATE_MODEL, ACCURATE_TOKENIZER, AccurateCoder
+from reviewmine.analyze.accurate import (
+    ACCURATE_META,
+    ACCURATE_MODEL,
+    ACCURATE_TOKENIZER,
+    AccurateCoder,
+)
 from reviewmine.analyze.factors import MAX_CHARS
 from reviewmine.cli import app
 

@@ -51,12 +51,17 @@ def label_errors(crossapp: dict, exclude: str | None = None) -> dict[str, np.nda
 
 
 def shipped_errors(tier: str = "fast") -> dict[str, np.ndarray]:
-    """The shipped coder's (``tier``'s) held-out errors per label (empty when not measured)."""
+    """The shipped coder's (``tier``'s) held-out errors per label (empty when not measured).
+
+    The accurate tier's count only when its leave-one-app-out run retrained the whole blend:
+    errors of its encoder alone are another coder's."""
     path = MODELS_DIR / (ACCURATE_CROSSAPP_FILE if tier == "accurate" else CROSSAPP_FILE)
     if not path.exists():
         return {}
     crossapp = json.loads(path.read_text(encoding="utf-8"))
-    return label_errors(crossapp["apps"] if tier == "accurate" else crossapp)
+    if tier != "accurate":
+        return label_errors(crossapp)
+    return label_errors(crossapp["apps"]) if crossapp.get("blend") else {}
 
 
 def share_interval(k: int, n: int, errors: np.ndarray) -> tuple[float, float]:

@@ -308,8 +308,10 @@ def _accuracy(analyze_summary: dict) -> dict:
             "agreement with the codebook as such coders read it, and agreement with human experts is "
             "unmeasured. Code and polarity must both match to count as agreement."
         )
+    from reviewmine.analyze.prevalence import shipped_errors
+
     return {"accuracy": acc_table, "accuracy_per_code": acc_per_code, "accuracy_text": accuracy_text,
-            "shipped_coder": shipped}
+            "shipped_coder": shipped, "coder_errors": shipped and bool(shipped_errors(tier))}
 
 
 def _cross_validation_text() -> str:
