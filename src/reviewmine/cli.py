@@ -188,6 +188,16 @@ class _PartitionProgress:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
+CoderOption = Annotated[
+    str,
+    typer.Option(
+        "--coder",
+        help="fast (linear coder, thousands of reviews/s) or accurate (sentence encoder blended with the "
+        "fast coder: slower; measured accuracy of both in docs/coder-accuracy.md).",
+    ),
+]
+
+
 def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -327,27 +337,29 @@ def code(
     title_col: Annotated[str | None, typer.Option("--title-col", help="Title column (default: 'title' when the file has one).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Your own codebook YAML.")] = None,
     use_model: Annotated[bool, typer.Option("--use-model/--no-model", help="--no-model: cues only, no learned weights.")] = True,
+    coder: CoderOption = "fast",
     engine: Engine = "local",
     scheduler: Scheduler = None,
 ) -> None:
     """Code each row with engagement factors: codes, polarity, evidence sentence, sentiment."""
+    from reviewmine.analyze.accurate import make_coder
     from reviewmine.analyze.codebook import load_codebook
     from reviewmine.analyze.coding import code as run_code
-    from reviewmine.analyze.factors import FactorCoder
     from reviewmine.engine import CoderFactory
 
     # a factory: the Dask engine builds the coder on each worker instead of shipping it
-    factory = CoderFactory(FactorCoder, {"codebook": load_codebook(codebook) if codebook else None,
-                                         "use_model": use_model})
-    coder = factory()
+    factory = CoderFactory(make_coder, {"coder": coder, "codebook": load_codebook(codebook) if codebook else None,
+                                        "use_model": use_model})
+    tier = factory()
     dask = engine == "dask"
     with _PartitionProgress("coding") if dask else contextlib.nullcontext() as bar:
         result = run_code(input, out, text_col, id_col, title_col, codebook=codebook,
-                          coder=factory if dask else coder, engine=engine, scheduler=scheduler,
+                          coder=factory if dask else tier, engine=engine, scheduler=scheduler,
                           on_message=_PartitionProgress.message, on_partition=bar.update if dask else None)
     coded = int((result["n_codes"] > 0).sum()) if len(result) else 0
     console.print(
-        f"coded {len(result):,} rows ({coded:,} with at least one code; method: {coder.method}) -> {out}",
+        f"coded {len(result):,} rows ({coded:,} with at least one code; coder: {coder}, "
+        f"method: {tier.method}) -> {out}",
         highlight=False, markup=False, soft_wrap=True,
     )
 
@@ -364,11 +376,25 @@ def evaluate(
     disagreements: Annotated[Path, typer.Option("--disagreements", help="Where to write rows that differ.")] = Path("disagreements.csv"),
     use_model: Annotated[bool, typer.Option("--use-model/--no-model", help="--no-model: evaluate the cue-only coder.")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", "--json-out", help="Also write the figures as JSON.")] = None,
+    coder: Annotated[
+        str | None,
+        typer.Option("--coder", help="Tier to code the gold texts with: fast or accurate (default: both, side by side; "
+                     "the accurate tier's files get '.accurate' before the suffix)."),
+    ] = None,
 ) -> None:
     """Agreement of automatic codes with hand codes: per-code P/R/F1, micro/macro F1, kappa."""
     from reviewmine.evaluate import evaluate as run_evaluate
 
-    ev = run_evaluate(gold, pred, text_col, id_col, title_col, codebook, disagreements, use_model, json_out)
+    tiers = [coder] if coder else ["fast"] if pred is not None or not use_model else ["fast", "accurate"]
+    evaluations = {}
+    for tier in tiers:
+        evaluations[tier] = run_evaluate(gold, pred, text_col, id_col, title_col, codebook,
+                                         _tiered(disagreements, tier, tiers), use_model, _tiered(json_out, tier, tiers),
+                                         coder=tier)
+    if len(evaluations) > 1:
+        _print_tiers(evaluations, gold, disagreements)
+        return
+    ev = evaluations[tiers[0]]
     table = Table(
         title=f"Per-code agreement with {escape(gold.name)}",
         caption="precision/recall/f1: code and polarity must match; f1_code_only, kappa_presence: code alone; "
@@ -388,6 +414,37 @@ def evaluate(
         summary.add_row(key, str(value))
     out.print(summary)
     console.print(f"{len(ev.disagreements)} reviews differ -> {disagreements}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _tiered(path: Path | None, tier: str, tiers: list[str]) -> Path | None:
+    """``path`` for the first tier; the others' files get ``.TIER`` before the suffix."""
+    return path.with_name(f"{path.stem}.{tier}{path.suffix}") if path and tier != tiers[0] else path
+
+
+def _print_tiers(evaluations: dict, gold: Path, disagreements: Path) -> None:
+    """Both coding tiers' agreement with ``gold``, side by side."""
+    tiers = list(evaluations)
+    table = Table(title=f"Per-code F1 (code and polarity) with {escape(gold.name)}, by coder tier")
+    table.add_column("code")
+    table.add_column("support", justify="right")
+    for tier in tiers:
+        table.add_column(f"f1 {tier}", justify="right")
+    frames = {t: ev.per_code.set_index("code") for t, ev in evaluations.items()}
+    first = frames[tiers[0]]
+    for code in first.index:
+        if any(frames[t].loc[code, "support"] or frames[t].loc[code, "predicted"] for t in tiers):
+            table.add_row(escape(str(code)), str(first.loc[code, "support"]), *(str(frames[t].loc[code, "f1"]) for t in tiers))
+    out.print(table)
+    summary = Table(title="Overall, by coder tier")
+    summary.add_column("measure")
+    for tier in tiers:
+        summary.add_column(tier, justify="right")
+    for key in evaluations[tiers[0]].summary:
+        summary.add_row(key, *(str(evaluations[t].summary.get(key)) for t in tiers))
+    out.print(summary)
+    for tier in tiers:
+        console.print(f"{tier}: {len(evaluations[tier].disagreements)} reviews differ -> {_tiered(disagreements, tier, tiers)}",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("sample-for-coding")
@@ -514,6 +571,7 @@ def analyze(
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model too.")] = True,
     embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
     seed: Annotated[int, typer.Option("--seed")] = 42,
+    coder: CoderOption = "fast",
     engine: Engine = "local",
     scheduler: Scheduler = None,
 ) -> None:
@@ -526,7 +584,7 @@ def analyze(
             data_dir, languages=tuple(languages or ["en"]), include_spam=include_spam, codebook=codebook,
             topics=topics, embeddings=embeddings, seed=seed, on_progress=None if dask else bar.advance,
             engine=engine, scheduler=scheduler, on_message=_PartitionProgress.message,
-            on_partition=bar.update if dask else None,
+            on_partition=bar.update if dask else None, coder=coder,
         )
     _print_analyze(summary, data_dir)
 
@@ -758,6 +816,7 @@ def run(
     apps: Annotated[str | None, typer.Option("--apps", help="Comma-separated app slugs.")] = None,
     collect: Annotated[bool, typer.Option("--collect/--no-collect", help="Collect new reviews first.")] = True,
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Fit the topic model.")] = True,
+    coder: CoderOption = "fast",
     engine: Engine = "local",
     scheduler: Scheduler = None,
 ) -> None:
@@ -771,7 +830,7 @@ def run(
 
     with _StagePrinter(data_dir) as printer:
         result = run_workflow(
-            data_dir, catalog, _split(apps), collect, topics,
+            data_dir, catalog, _split(apps), collect, topics, coder=coder,
             on_message=lambda m: console.print(m, highlight=False, soft_wrap=True, markup=False),
             on_start=printer.start, on_done=printer.done, on_progress=printer.advance,
             engine=engine, scheduler=scheduler, on_partition=printer.partition,

@@ -203,10 +203,11 @@ def evaluate(
     disagreements: str | Path | None = None,
     use_model: bool = True,
     json_out: str | Path | None = None,
+    coder: str = "fast",
 ) -> Evaluation:
-    """Compare automatic codes (computed now, or read from ``pred``) with the hand codes in
-    ``gold``; write the rows that differ to ``disagreements`` and the summary figures to
-    ``json_out`` (when given)."""
+    """Compare automatic codes (computed now by the ``coder`` tier, or read from ``pred``) with
+    the hand codes in ``gold``; write the rows that differ to ``disagreements`` and the summary
+    figures to ``json_out`` (when given)."""
     if json_out:
         refuse_overwrite(json_out, [gold, pred, codebook, disagreements], stage_dirs(default_data_dir()), "--json")
     if disagreements:
@@ -236,11 +237,11 @@ def evaluate(
     else:
         if text_col not in gdf.columns:
             raise InputError(f"{gold}: no column '{text_col}' to code; pass --text-col or --pred")
-        from reviewmine.analyze.factors import FactorCoder
+        from reviewmine.analyze.accurate import make_coder
 
-        coder = FactorCoder(cb, use_model=use_model)
+        tier = make_coder(coder, cb, use_model=use_model)
         titles = gdf[title_col].tolist() if title_col and title_col in gdf.columns else None
-        p = [{h.code: h.polarity for h in r.codes} for r in coder.code_texts(gdf[text_col].tolist(), titles)]
+        p = [{h.code: h.polarity for h in r.codes} for r in tier.code_texts(gdf[text_col].tolist(), titles)]
         missing_in_pred = 0
     per_code, summary = compare(g, p, cb)
     if pred is not None:

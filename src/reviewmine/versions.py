@@ -10,7 +10,7 @@ from reviewmine import __version__
 
 RESULT_PACKAGES = (
     "vaderSentiment", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "bertopic",
-    "model2vec", "matplotlib", "py3langid", "ftfy", "jinja2", "openpyxl",
+    "model2vec", "matplotlib", "py3langid", "ftfy", "jinja2", "openpyxl", "onnxruntime", "tokenizers",
 )  # fmt: skip
 """Every package whose version can change a figure, a table or a report (analysis and report)."""
 

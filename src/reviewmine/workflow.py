@@ -47,6 +47,7 @@ def run(
     apps: Sequence[str] | None = None,
     collect: bool = True,
     topics: bool = True,
+    coder: str = "fast",
     *,
     on_message: Callable[[str], None] | None = None,
     on_start: Callable[[str], None] | None = None,
@@ -65,14 +66,14 @@ def run(
     ``on_message`` receives collect's notes (apps skipped, stores that failed) and, with
     ``engine="dask"``, the dashboard link; process and analyze run on that engine
     (``scheduler``: see :func:`reviewmine.process.process`), ``on_partition`` gets their
-    Dask tasks done.
+    Dask tasks done. ``coder``: the coding tier of analyze (``fast`` or ``accurate``).
     """
     from reviewmine.engine import check_engine
 
     check_engine(engine, scheduler)
     options = {"catalog": catalog, "apps": list(apps) if apps else None, "collect": collect,
                "topics": topics, "on_message": on_message, "on_start": on_start, "on_done": on_done,
-               "on_progress": on_progress, "engine": engine, "on_partition": on_partition}
+               "on_progress": on_progress, "engine": engine, "on_partition": on_partition, "coder": coder}
     data_dir = Path(data_dir) if data_dir else config.default_data_dir()
     if engine == "local":
         return _run(data_dir, scheduler=scheduler, **options)
@@ -84,7 +85,7 @@ def run(
 
 
 def _run(data_dir: Path, *, catalog, apps, collect: bool, topics: bool, on_message, on_start, on_done,
-         on_progress, engine: str, scheduler: str | None, on_partition) -> WorkflowResult:
+         on_progress, engine: str, scheduler: str | None, on_partition, coder: str) -> WorkflowResult:
     """:func:`run`'s stages."""
     from reviewmine.process import process
     from reviewmine.report import report
@@ -99,7 +100,8 @@ def _run(data_dir: Path, *, catalog, apps, collect: bool, topics: bool, on_messa
     scale = {"engine": engine, "scheduler": scheduler, "on_message": on_message,
              "on_partition": on_partition}
     result.process = stage("process", process, data_dir, **scale)
-    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress, **scale)
+    result.analyze = stage("analyze", _analyze, data_dir, topics=topics, on_progress=on_progress, coder=coder,
+                           **scale)
     result.report = stage("report", report, data_dir, apps=apps)
     return result
 
@@ -131,12 +133,13 @@ def demo_sample() -> Path:
     return config.sample_dir() / DEMO_SAMPLE
 
 
-def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None, **scale: Any):
+def _analyze(data_dir: Path, topics: bool, on_progress: Callable[[int], None] | None, coder: str = "fast",
+             **scale: Any):
     """The analyze stage with the defaults both workflows use (English, no spam, shipped
     codebook, static embeddings, seed 42); ``scale``: the engine options of :func:`run`."""
     from reviewmine.analyze import analyze
 
-    return analyze(data_dir, topics=topics, on_progress=on_progress, **scale)
+    return analyze(data_dir, topics=topics, on_progress=on_progress, coder=coder, **scale)
 
 
 class _Stages:

@@ -37,6 +37,8 @@ class AnalyzeSummary:
     sentences: int = 0
     topics: int | None = None
     topic_outlier_share: float | None = None
+    coder: str = "fast"
+    """The coding tier (``fast`` or ``accurate``)."""
     coder_method: str = ""
     codebook: str = ""
     languages: list[str] = field(default_factory=list)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reviewmine.analyze.accurate import AccurateCoder, make_coder
 from reviewmine.analyze.codebook import load_codebook
 from reviewmine.analyze.factors import BATCH, CodedReview, FactorCoder, code_batches
 from reviewmine.config import default_data_dir
@@ -45,7 +46,7 @@ def code(
     title_col: str | None = None,
     codebook: str | Path | None = None,
     use_model: bool = True,
-    coder: FactorCoder | Callable[[], FactorCoder] | None = None,
+    coder: str | FactorCoder | AccurateCoder | Callable[[], FactorCoder | AccurateCoder] = "fast",
     workers: int | None = None,
     engine: str = "local",
     scheduler: str | None = None,
@@ -63,12 +64,13 @@ def code(
     interface other tools read, and its free text sits inside JSON columns that start with
     ``{``; write ``.xlsx`` to open it in a spreadsheet.
 
-    ``coder`` is a built coder or a zero-argument factory of one (default: the shipped coder
-    with ``codebook`` and ``use_model``). With ``engine="dask"`` the rows are coded in
-    chunks on a Dask cluster (``scheduler``, :mod:`reviewmine.engine`), the coder built once
-    per worker from the factory (a built coder is shipped to each worker whole); the output
-    is the same file. ``on_message`` receives the dashboard link, ``on_partition`` (chunks
-    done, chunks in all).
+    ``coder``: ``fast`` (the linear coder, thousands of reviews a second), ``accurate`` (a
+    sentence encoder ensembled with it, slower, more accurate: see docs/coder-accuracy.md),
+    a built coder, or a zero-argument factory of one. With ``engine="dask"`` the rows are
+    coded in chunks on a Dask cluster (``scheduler``, :mod:`reviewmine.engine`), the coder
+    built once per worker from the factory (a built coder is shipped to each worker whole);
+    the output is the same file. ``on_message`` receives the dashboard link,
+    ``on_partition`` (chunks done, chunks in all).
     """
     from reviewmine.engine import check_engine
 
@@ -78,9 +80,11 @@ def code(
     df = read_table(input, required=[text_col, id_col, title_col or ""])
     if title_col is None and "title" in df.columns:
         title_col = "title"
-    if coder is None:
-        coder = CoderFactory(FactorCoder, {"codebook": load_codebook(codebook) if codebook else None,
-                                           "use_model": use_model})
+    if isinstance(coder, str):
+        tier = {"coder": coder, "codebook": load_codebook(codebook) if codebook else None, "use_model": use_model}
+        coder = CoderFactory(make_coder, tier)
+        if engine == "dask":
+            coder()  # a bad tier or a missing model file: one line here, not a failure on every worker
     texts = df[text_col].fillna("").astype(str).tolist()
     titles = df[title_col].fillna("").astype(str).tolist() if title_col else [""] * len(texts)
     if engine == "dask":

@@ -70,16 +70,23 @@ def read_output(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return reviews_dataset(path).to_table(columns=columns).to_pandas()
 
 
+def coder_tier(analyze_summary: dict) -> str:
+    """The coding tier an analysis used (``fast`` for analyses made before there were two)."""
+    return (analyze_summary.get("options") or {}).get("coder") or "fast"
+
+
 def shipped_coder_used(analyze_summary: dict) -> bool:
-    """Whether the analysis was coded by the shipped coder: its codebook, its models (the
-    files analyze hashed are today's), the model and not cues alone. Only then do the shipped
-    coder's measured accuracy and error rates describe the codes."""
+    """Whether the analysis was coded by a shipped coder: its codebook, its models (the
+    files analyze hashed are today's), the model and not cues alone. Only then do that
+    tier's measured accuracy and error rates describe the codes."""
     from reviewmine.analyze.pipeline import shipped_model_hashes
 
     options = analyze_summary.get("options") or {}
+    method = analyze_summary.get("coder_method") or ""
+    model_made = method.startswith("encoder+model") if coder_tier(analyze_summary) == "accurate" else method == "cues+model"
     return (
         options.get("codebook") is None
-        and analyze_summary.get("coder_method") == "cues+model"
+        and model_made
         and analyze_summary.get("models") == shipped_model_hashes()
     )
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reviewmine.analyze.accurate import make_coder
 from reviewmine.analyze.batch import (
     REVIEW_COLUMNS,
     TOPIC_MODEL_DIR,
@@ -50,7 +51,7 @@ from reviewmine.analyze.batch import (
     write_stamped,
 )
 from reviewmine.analyze.codebook import load_codebook
-from reviewmine.analyze.factors import BATCH, FactorCoder, code_batches
+from reviewmine.analyze.factors import BATCH, code_batches
 from reviewmine.analyze.sentences import review_texts
 from reviewmine.config import MODELS_DIR
 from reviewmine.errors import InputError
@@ -73,6 +74,7 @@ def analyze(
     embeddings: str = "static",
     seed: int = 42,
     on_progress=None,
+    coder: str = "fast",
     engine: str = "local",
     scheduler: str | None = None,
     on_message=None,
@@ -82,7 +84,8 @@ def analyze(
 
     Streams the reviews in batches of 5,000 and appends each output as it goes, so memory
     stays bounded however large the corpus; the topic model is fitted on a seeded sample
-    and then assigns every review in a second pass.
+    and then assigns every review in a second pass. ``coder``: the coding tier, ``fast``
+    (default; for large corpora) or ``accurate`` (slower, more accurate: docs/coder-accuracy.md).
 
     With ``engine="dask"`` the work runs on a Dask cluster (``scheduler`` address, default
     ``$REVIEWMINE_DASK_SCHEDULER`` or a local cluster; :mod:`reviewmine.analyze.on_dask`):
@@ -106,12 +109,12 @@ def analyze(
         options={
             "languages": list(languages), "include_spam": include_spam,
             "codebook": str(codebook) if codebook else None, "topics": topics,
-            "embeddings": embeddings, "seed": seed,
+            "embeddings": embeddings, "seed": seed, "coder": coder,
         },
     )  # fmt: skip
     cb = load_codebook(codebook) if codebook else load_codebook()
-    coder = FactorCoder(cb)
-    summary.coder_method, summary.codebook = coder.method, cb.name
+    tier = make_coder(coder, cb)
+    summary.coder, summary.coder_method, summary.codebook = coder, tier.method, cb.name
     category = {c.id: c.category for c in cb.codes}
     out = data_dir / "processed"
     with contextlib.ExitStack() as stack:
@@ -128,7 +131,7 @@ def analyze(
                 from reviewmine.engine import CoderFactory
 
                 analyze_on_dask(
-                    client, source, staging, CoderFactory(FactorCoder, {"codebook": cb}),
+                    client, source, staging, CoderFactory(make_coder, {"coder": coder, "codebook": cb}),
                     languages=languages, include_spam=include_spam, category=category, topics=topics,
                     embeddings=embeddings, seed=seed, summary=summary,
                     schemas=_output_schemas(source, _stamp(summary)), stamp=_stamp(summary),
@@ -136,7 +139,7 @@ def analyze(
                 )
                 _write_summary(staging, summary)
             else:
-                _analyze_into(staging, source, languages, include_spam, coder, category, topics,
+                _analyze_into(staging, source, languages, include_spam, tier, category, topics,
                               embeddings, seed, summary, on_progress)
             _commit(staging, out)
         finally:
@@ -256,7 +259,10 @@ def _check_before_writing(source: Path, languages, include_spam: bool, topics: b
 
 
 # Figures measured of the shipped models (re-measuring them changes no code a review gets)
-MEASUREMENT_FILES = frozenset({"coder_accuracy.json", "coder_crossapp.json", "coder_prevalence.json"})
+MEASUREMENT_FILES = frozenset({
+    "coder_accuracy.json", "coder_crossapp.json", "coder_prevalence.json",
+    "coder_accurate_accuracy.json", "coder_accurate_crossapp.json", "coder_accurate_encoders.json",
+})  # fmt: skip
 
 
 def shipped_model_hashes() -> dict[str, str]:

@@ -31,6 +31,7 @@ import numpy as np
 from reviewmine.config import MODELS_DIR
 
 CROSSAPP_FILE = "coder_crossapp.json"
+ACCURATE_CROSSAPP_FILE = "coder_accurate_crossapp.json"  # its apps under "apps"
 
 
 def label_errors(crossapp: dict, exclude: str | None = None) -> dict[str, np.ndarray]:
@@ -49,12 +50,18 @@ def label_errors(crossapp: dict, exclude: str | None = None) -> dict[str, np.nda
     return errors
 
 
-def shipped_errors() -> dict[str, np.ndarray]:
-    """The shipped coder's held-out errors per label (empty when not measured)."""
-    path = MODELS_DIR / CROSSAPP_FILE
+def shipped_errors(tier: str = "fast") -> dict[str, np.ndarray]:
+    """The shipped coder's (``tier``'s) held-out errors per label (empty when not measured).
+
+    The accurate tier's count only when its leave-one-app-out run retrained the whole blend:
+    errors of its encoder alone are another coder's."""
+    path = MODELS_DIR / (ACCURATE_CROSSAPP_FILE if tier == "accurate" else CROSSAPP_FILE)
     if not path.exists():
         return {}
-    return label_errors(json.loads(path.read_text(encoding="utf-8")))
+    crossapp = json.loads(path.read_text(encoding="utf-8"))
+    if tier != "accurate":
+        return label_errors(crossapp)
+    return label_errors(crossapp["apps"]) if crossapp.get("blend") else {}
 
 
 def share_interval(k: int, n: int, errors: np.ndarray) -> tuple[float, float]:

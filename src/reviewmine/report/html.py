@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FunctionLoader, select_autoescape
 
-from reviewmine.analyze.outputs import shipped_coder_used
+from reviewmine.analyze.outputs import coder_tier, shipped_coder_used
 from reviewmine.config import MODELS_DIR
 from reviewmine.report.inputs import ALL_APPS, ReportInputs
 
 ACCURACY_FILE = "coder_accuracy.json"
+ACCURATE_ACCURACY_FILE = "coder_accurate_accuracy.json"
 SENTIMENT_FILE = "sentiment_stars.json"
 CODER_FILE = "coder.json"
 
@@ -203,6 +204,12 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
     all_software = {**(ana.get("software") or {}), **software}
     software_df = pd.DataFrame({"package": list(all_software), "version": list(all_software.values())})
     coder_method = ana.get("coder_method") or "unknown"
+    tier = coder_tier(ana)
+    tier_text = (
+        "the accurate tier (a sentence encoder, all-MiniLM-L6-v2 with a head trained on the project's "
+        "coded reviews, ensembled with the fast linear coder)"
+        if tier == "accurate" else "the fast tier (a linear coder over words and codebook cues)"
+    )
     return {
         "sources_text": sources_text,
         "sources": html_table(sources, [
@@ -211,8 +218,8 @@ def methods_context(inputs: ReportInputs, tables: dict[str, pd.DataFrame], param
         "stages": html_table(stages, stage_cols),
         "coding_text": (
             f"Each analysed review was coded with engagement factors and a polarity (barrier, facilitator, "
-            f"neutral) per factor by the reviewmine factor coder (method: {coder_method}), which also keeps "
-            f"the sentence that is the evidence for each code."
+            f"neutral) per factor by the reviewmine factor coder, {tier_text} (method: {coder_method}), "
+            f"which also keeps the sentence that is the evidence for each code."
         ),
         "codebook_name": cb.name,
         "citation": cb.citation or "(no citation in the codebook file)",
@@ -280,7 +287,8 @@ def _stages(inputs: ReportInputs, tables: dict[str, pd.DataFrame]) -> tuple[pd.D
 def _accuracy(analyze_summary: dict) -> dict:
     """The shipped coder's measured accuracy (tables and text), quoted only when the shipped
     codebook and models made the codes: otherwise it describes other codes."""
-    accuracy_file = MODELS_DIR / ACCURACY_FILE
+    tier = coder_tier(analyze_summary)
+    accuracy_file = MODELS_DIR / (ACCURATE_ACCURACY_FILE if tier == "accurate" else ACCURACY_FILE)
     shipped = shipped_coder_used(analyze_summary)
     accuracy = _read_json(accuracy_file) if shipped and accuracy_file.exists() else None
     acc_table = acc_per_code = None
@@ -294,14 +302,16 @@ def _accuracy(analyze_summary: dict) -> dict:
             df = pd.DataFrame(per_code)
             acc_per_code = html_table(df, [(c, _field(c), c != "code") for c in df.columns])
         accuracy_text = (
-            f"Agreement of the automatic codes with the evaluation set {accuracy.get('gold_file', '')}, "
+            f"Agreement of the {tier} tier's codes with the evaluation set {accuracy.get('gold_file', '')}, "
             f"measured by 'reviewmine evaluate' ({accuracy_file.name}). The evaluation set was coded by "
             "AI research assistants briefed with the codebook, not by human experts: these figures measure "
             "agreement with the codebook as such coders read it, and agreement with human experts is "
             "unmeasured. Code and polarity must both match to count as agreement."
         )
+    from reviewmine.analyze.prevalence import shipped_errors
+
     return {"accuracy": acc_table, "accuracy_per_code": acc_per_code, "accuracy_text": accuracy_text,
-            "shipped_coder": shipped}
+            "shipped_coder": shipped, "coder_errors": shipped and bool(shipped_errors(tier))}
 
 
 def _cross_validation_text() -> str:

@@ -152,10 +152,11 @@ def _with_coder_error(shares: pd.DataFrame, inputs: ReportInputs) -> pd.DataFram
     """A 95% interval of each share that includes the shipped coder's measured error on unseen
     apps besides sampling error (``analyze.prevalence``); NaN where that error is unmeasured or
     the codes were not made by the shipped coder."""
-    from reviewmine.analyze.outputs import shipped_coder_used
+    from reviewmine.analyze.outputs import coder_tier, shipped_coder_used
     from reviewmine.analyze.prevalence import share_interval, shipped_errors
 
-    errors = shipped_errors() if shipped_coder_used(inputs.analyze_summary) else {}
+    summary = inputs.analyze_summary
+    errors = shipped_errors(coder_tier(summary)) if shipped_coder_used(summary) else {}
     bounds = [
         share_interval(int(k), int(n), errors[f"{c}:{p}"]) if f"{c}:{p}" in errors else (np.nan, np.nan)
         for c, p, k, n in zip(shares["code"], shares["polarity"], shares["count"], shares["n_reviews"], strict=True)
