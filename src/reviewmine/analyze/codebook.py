@@ -22,7 +22,7 @@ from reviewmine.errors import CodebookError
 POLARITIES = ("barrier", "facilitator", "neutral")
 CATEGORIES = ("user", "program", "technology")
 REQUIRED_FIELDS = ("id", "label", "category", "description")
-OPTIONAL_FIELDS = ("source", "barrier_examples", "facilitator_examples", "cues")
+OPTIONAL_FIELDS = ("source", "barrier_examples", "facilitator_examples", "cues", "context", "praise")
 TOP_LEVEL_FIELDS = ("name", "version", "citation", "categories", "coding_rules", "codes")
 RULE_FIELDS = ("id", "rule")
 
@@ -47,6 +47,8 @@ class FactorCode:
     barrier_examples: tuple[str, ...] = ()
     facilitator_examples: tuple[str, ...] = ()
     cues: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()  # the review must match one of these for the code (R5)
+    praise: tuple[str, ...] = ()  # cue words that praise the factor ("free", "no ads"; R1)
 
     def exemplars(self) -> list[str]:
         """Description and examples: the texts that say what this code is about."""
@@ -216,7 +218,9 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
     if category not in CATEGORIES:
         raise CodebookError(f"{where}: category '{category}' is not one of {', '.join(CATEGORIES)}")
     cues = _texts(where, entry, "cues")
-    for cue in cues:
+    context = _texts(where, entry, "context")
+    praise = _texts(where, entry, "praise")
+    for cue in (*cues, *context, *praise):
         try:
             re.compile(cue_pattern([cue]))  # as the coder uses it: inside a group
         except re.error as exc:
@@ -239,6 +243,8 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
         barrier_examples=_texts(where, entry, "barrier_examples"),
         facilitator_examples=_texts(where, entry, "facilitator_examples"),
         cues=cues,
+        context=context,
+        praise=praise,
     )
 
 

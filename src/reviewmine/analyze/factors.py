@@ -62,6 +62,19 @@ BATCH = 5000  # reviews per batch: coded together, and the unit handed to a work
 MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
 CUE_TIMEOUT = 1.0  # seconds a repeating cue may take on one text (real cues take microseconds)
 _WORD = re.compile(r"[a-z']+")
+# A negator and the (at most four) words of its clause it governs: "no bugs", "never crashed
+# once", "don't have to pay". Marked so the models can tell a negated problem from a problem.
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|without|nothing|zero|hardly|nor|cannot|(?:do|does|did|is|are|was|were|wo|ca|could|would|should|have|has|had|need)n'?t)\s+((?:[a-z']+\s+){0,3}[a-z']+)"
+)
+# Talk about other apps (R2): what such a sentence says is not about this app.
+OTHER_APPS = re.compile(
+    r"\b(?:other (?:[a-z]+ )?apps?|another app|unlike (?:other|most|many|some|the others)"
+    r"|compared (?:to|with) (?:other|most|similar)|than (?:other|most|any|similar) (?:[a-z]+ )?apps?"
+    r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others)\b",
+    re.IGNORECASE,
+)
+SHORT_REVIEW = 3  # reviews of at most this many words get at most one code (R4)
 
 
 @dataclass
@@ -274,15 +287,32 @@ def required_literals(pattern: str) -> set[str] | None:
     return required(tree)
 
 
+def text_marks(text: str) -> list[str]:
+    """Pseudo-words for what word n-grams miss: ``neg_<word>`` for each word a negator governs,
+    ``about_other_apps`` when the text talks about other apps."""
+    lower = text.lower()
+    marks = [f"neg_{w}" for scope in _NEGATION.findall(lower) for w in scope.split()]
+    if OTHER_APPS.search(lower):
+        marks.append("about_other_apps")
+    return marks
+
+
+def length_mark(text: str) -> str:
+    """A pseudo-word for the length of a text in words (a bare verdict reads differently)."""
+    n = len(text.split())
+    return "len_short" if n <= SHORT_REVIEW else "len_mid" if n <= 12 else "len_long"
+
+
 def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:
-    """Review text plus one pseudo-word per code whose cues fired (features for the model)."""
-    return text + " " + " ".join(f"cue_{code}" for code in cue_hits)
+    """Review text plus one pseudo-word per code whose cues fired, the negation and other-app
+    marks and the length bucket (features for the presence models)."""
+    return " ".join([text, *(f"cue_{code}" for code in cue_hits), *text_marks(text), length_mark(text)])
 
 
 def polarity_text(code: str, sentence: str, vader: float, review_sentiment: float) -> str:
-    """Evidence-sentence words, the same words conditioned on the code, and sentiment buckets
-    of the sentence (domain VADER) and of the whole review text (context, not stars)."""
-    words = _WORD.findall(sentence.lower())
+    """Evidence-sentence words and marks, the same conditioned on the code, and sentiment
+    buckets of the sentence (domain VADER) and of the whole review text (context, not stars)."""
+    words = _WORD.findall(sentence.lower()) + text_marks(sentence)
     bucket = "vpos" if vader >= 0.3 else "vneg" if vader <= -0.3 else "vneu"
     context = "rpos" if review_sentiment >= 0.5 else "rneg" if review_sentiment <= -0.5 else "rneu"
     return " ".join(
@@ -307,6 +337,12 @@ class FactorCoder:
     ):
         self.codebook = codebook or load_codebook()
         self.cues = CueMatcher(self.codebook)
+        self.context = {
+            c.id: _compile_cues(self.codebook, c.id, c.context, re.IGNORECASE) for c in self.codebook.codes if c.context
+        }
+        self.praise = {
+            c.id: _compile_cues(self.codebook, c.id, c.praise, re.IGNORECASE) for c in self.codebook.codes if c.praise
+        }
         self.sentiment = sentiment or SentimentScorer()
         self.vader: DomainVader = self.sentiment.vader
         self.presence: LinearTextModel | None = None
@@ -364,7 +400,7 @@ class FactorCoder:
             if self.presence is not None:
                 chosen += self._decide_model(review_p[i], sentence_p[offset : offset + n], sents, cue_hits[i])
             offset += n
-            decisions.append(chosen)
+            decisions.append(self._apply_rules(chosen, fulls[i], cue_hits[i]))
         polarities = iter(self._polarities(decisions, sentiments))
         results = []
         for i, chosen in enumerate(decisions):
@@ -376,21 +412,79 @@ class FactorCoder:
             results.append(CodedReview(hits, sentiments[i].score, len(sents), truncated[i], sentiments[i]))
         return results
 
+    def _apply_rules(self, chosen: list, full: str, cue_hits: list[dict[str, list[str]]]) -> list:
+        """The codebook's rules on top of the scores: a code with a ``context`` needs the review
+        to match it (R5: "AI" alone is no chatbot), and a review of at most ``SHORT_REVIEW``
+        words keeps at most one code, one its words name through a cue (R4)."""
+        if self.context:
+            chosen = [c for c in chosen if c[0] not in self.context or self.context[c[0]].search(full)]
+        if chosen and len(full.split()) <= SHORT_REVIEW:
+            named = [c for c in chosen if any(c[0] in hits for hits in cue_hits)]
+            chosen = [max(named, key=lambda c: c[1] / self.thresholds.get(c[0], 0.5))] if named else []
+        return chosen
+
     def _polarities(self, decisions, sentiments) -> list[str]:
-        """Polarity of every chosen code, from its evidence sentence, in one batch."""
+        """Polarity of every chosen code, from its evidence sentence, in one batch; then the
+        rules for other apps (R2) and praise (R1)."""
         requests = [
-            (code, sentiments[i].sentences[j], sentiments[i].score)
+            (code, sentiments[i].sentences[j], sentiments[i].score, i)
             for i, chosen in enumerate(decisions)
             for code, _, j in chosen
         ]
         if not requests:
             return []
         if self.polarity is not None:
-            texts = [polarity_text(code, s, v, r) for code, (s, v), r in requests]
+            texts = [polarity_text(code, s, v, r) for code, (s, v), r, _ in requests]
             logits = self.polarity.decision(texts)[:, 0]
         else:
-            logits = np.array([4.0 * v for _, (_, v), _ in requests])
-        return ["facilitator" if x >= 0 else "barrier" for x in logits]
+            logits = np.array([4.0 * v for _, (_, v), _, _ in requests])
+        result = []
+        for x, (code, (sentence, _), review, i) in zip(logits, requests, strict=True):
+            if OTHER_APPS.search(sentence):
+                # "Other apps crash, this one never does": the sentence's tone is about the
+                # other apps; this app gets the review's stance (by contrast).
+                x = review
+            else:
+                x = self._negated_cues(code, sentence, x)
+            if code in self.praise and self._only_praise(code, sentiments[i].sentences):
+                x = 1.0
+            result.append("facilitator" if x >= 0 else "barrier")
+        return result
+
+    def _negated_cues(self, code: str, sentence: str, logit: float) -> float:
+        """R3: when a negator governs one of the code's cue words in the evidence sentence ("no
+        bugs", "not complicated", "not easy to use"), each cue word votes with its own tone,
+        turned round where it is negated; a unanimous vote decides the polarity."""
+        pattern = self.cues.patterns.get(code)
+        negated = [m.span(1) for m in _NEGATION.finditer(sentence.lower())]
+        if pattern is None or not negated:
+            return logit
+        votes, turned = set(), False
+        for m in pattern.finditer(sentence):
+            tone = self.vader.sentence(m.group(0))
+            if tone:  # words without a tone of their own ("offline", "subscription") do not vote
+                inside = any(a <= m.start() and m.end() <= b for a, b in negated)
+                votes.add((tone > 0) != inside)
+                turned = turned or inside
+        return (1.0 if True in votes else -1.0) if turned and len(votes) == 1 else logit
+
+    def _only_praise(self, code: str, sentences: list[tuple[str, float]]) -> bool:
+        """Whether the review praises ``code`` ("completely free", "no ads") and every other cue
+        of it is inside such praise or in a sentence about other apps: then it holds no
+        complaint about this app (R1). Praise under a negation ("not free") is a complaint."""
+        praised = False
+        for sentence, _ in sentences:
+            if OTHER_APPS.search(sentence):
+                continue
+            praise = [m.span() for m in self.praise[code].finditer(sentence)]
+            negated = [m.span(1) for m in _NEGATION.finditer(sentence.lower())]
+            if any(a <= p < b for p, _ in praise for a, b in negated):
+                return False
+            for m in self.cues.patterns[code].finditer(sentence):
+                if not any(a <= m.start() and m.end() <= b for a, b in praise):
+                    return False
+            praised = praised or bool(praise)
+        return praised
 
     def _decide_model(self, review_probs, sent_probs, sents, cue_hits):
         """Codes whose blended review/sentence probability passes the code's threshold,
