@@ -1,8 +1,8 @@
 """Figures quoted in README.md and docs/*.md, rendered from the files the code writes.
 
 The Markdown files hold `cog` blocks that call these functions; ``make docs`` re-renders them
-(``cog -r -I docs README.md docs/*.md``) and ``tests/test_docs.py`` fails when a rendered
-block differs from what its source file says. Sources:
+(``cog -r -I docs README.md data/training/README.md docs/*.md``) and ``tests/test_docs.py``
+fails when a rendered block differs from what its source file says. Sources:
 
 * ``src/reviewmine/analyze/models/coder_accuracy.json``: ``reviewmine evaluate`` on the
   evaluation set (``python -m training.train accuracy``);
