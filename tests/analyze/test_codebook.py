@@ -76,3 +76,19 @@ def test_bad_codebooks_fail_with_one_clear_line(tmp_path: Path, body: str, messa
 def test_missing_codebook_file(tmp_path: Path):
     with pytest.raises(CodebookError, match="not found"):
         load_codebook(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("key", ["context", "praise"])
+def test_context_and_praise_patterns_are_checked_like_cues(tmp_path: Path, key: str):
+    path = tmp_path / "cb.yaml"
+    path.write_text(f"codes:\n  - {{id: a, label: A, category: user, description: x, {key}: ['(x+)+']}}\n")
+    with pytest.raises(CodebookError, match="nested quantifier"):
+        load_codebook(path)
+    path.write_text(f"codes:\n  - {{id: a, label: A, category: user, description: x, {key}: 'free'}}\n")
+    with pytest.raises(CodebookError, match=f"'{key}' must be a list"):
+        load_codebook(path)
+
+
+def test_shipped_codebook_gates_chatbot_quality_and_praises_free():
+    cb = load_codebook()
+    assert cb["chatbot_quality"].context and cb["cost_monetization"].praise

@@ -6,13 +6,17 @@ How a review is coded (every step leaves a trace in the output):
 2. Each sentence is matched against the codebook's cue patterns and scored by the
    domain sentiment (``sentiment.DomainVader``).
 3. A linear presence model (one head per code, hashed word n-grams plus one feature per
-   cue hit, trained on the project's hand-coded reviews) scores the review; a code is
-   assigned when its probability passes a per-code threshold chosen by
-   cross-validation on the training set. Without a trained model the cues alone decide.
+   cue hit, negation and other-app marks and a length bucket, trained on the project's
+   hand-coded reviews) scores the review; a code is assigned when its probability passes a
+   per-code threshold chosen by cross-validation on the training set. Without a trained
+   model the cues alone decide. The codebook's rules then apply: a code's ``context`` must
+   match (R5), and a review of at most three words keeps one cue-named code at most (R4).
 4. The evidence sentence for a code is the sentence the presence model scores highest
    for it (cue hits break ties).
 5. The polarity comes from that sentence: a polarity model over its words (conditioned
-   on the code) plus its domain-sentiment score; the star rating is not used.
+   on the code) plus its domain-sentiment score; the star rating is not used. Sentences
+   about other apps take the review's stance (R2), negated cue words their own tone turned
+   round (R3), and money praise is a facilitator (R1).
 """
 
 from __future__ import annotations
