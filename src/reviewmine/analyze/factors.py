@@ -71,11 +71,17 @@ _WORD = re.compile(r"[a-z']+")
 _NEGATION = re.compile(
     r"\b(?:no|not|never|without|nothing|zero|hardly|nor|cannot|(?:do|does|did|is|are|was|were|wo|ca|could|would|should|have|has|had|need)n'?t)\s+((?:[a-z']+\s+){0,3}[a-z']+)"
 )
+# The negators that state a merit when they govern a problem word ("no bugs", "never crashed",
+# "not complicated"); "can't cancel" or "don't want to pay" are complaints, so the rule (R3)
+# leaves the auxiliaries to the models.
+_PLAIN_NEGATION = re.compile(r"\b(?:no|not|never|without|zero|nothing|hardly)\s+((?:[a-z']+\s+){0,3}[a-z']+)")
+CLEAR_TONE = 0.3  # domain-VADER tone a cue word needs to vote in the negation rule ("pay" has -0.1)
 # Talk about other apps (R2): what such a sentence says is not about this app.
 OTHER_APPS = re.compile(
     r"\b(?:other (?:[a-z]+ )?apps?|another app|unlike (?:other|most|many|some|the others)"
     r"|compared (?:to|with) (?:other|most|similar)|than (?:other|most|any|similar) (?:[a-z]+ )?apps?"
-    r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others)\b",
+    r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others"
+    r"|(?:there are|plenty of|lots of|loads of|better|similar) (?:[a-z]+ )?apps)\b",
     re.IGNORECASE,
 )
 SHORT_REVIEW = 3  # reviews of at most this many words get at most one code (R4)
@@ -442,31 +448,38 @@ class FactorCoder:
             logits = self.polarity.decision(texts)[:, 0]
         else:
             logits = np.array([4.0 * v for _, (_, v), _, _ in requests])
-        result = []
-        for x, (code, (sentence, _), review, i) in zip(logits, requests, strict=True):
-            if OTHER_APPS.search(sentence):
-                # "Other apps crash, this one never does": the sentence's tone is about the
-                # other apps; this app gets the review's stance (by contrast).
-                x = review
-            else:
-                x = self._negated_cues(code, sentence, x)
-            if code in self.praise and self._only_praise(code, sentiments[i].sentences):
-                x = 1.0
-            result.append("facilitator" if x >= 0 else "barrier")
-        return result
+        return [
+            "facilitator" if self._rule_polarity(code, sentence, review, sentiments[i].sentences, x) >= 0 else "barrier"
+            for x, (code, (sentence, _), review, i) in zip(logits, requests, strict=True)
+        ]
+
+    def _rule_polarity(self, code: str, sentence: str, review: float, sentences: list, logit: float) -> float:
+        """The polarity rules on the model's logit for ``code`` with evidence ``sentence``."""
+        if self._about_other_apps(sentence):
+            # "Other apps crash, this one never does": the sentence's tone is about the other
+            # apps; this app gets the review's stance (by contrast).
+            logit = review
+        else:
+            logit = self._negated_cues(code, sentence, logit)
+        if code in self.praise and self._only_praise(code, sentences):
+            logit = 1.0
+        return logit
+
+    def _about_other_apps(self, sentence: str) -> bool:
+        return OTHER_APPS.search(sentence) is not None
 
     def _negated_cues(self, code: str, sentence: str, logit: float) -> float:
         """R3: when a negator governs one of the code's cue words in the evidence sentence ("no
         bugs", "not complicated", "not easy to use"), each cue word votes with its own tone,
         turned round where it is negated; a unanimous vote decides the polarity."""
         pattern = self.cues.patterns.get(code)
-        negated = [m.span(1) for m in _NEGATION.finditer(sentence.lower())]
+        negated = [m.span(1) for m in _PLAIN_NEGATION.finditer(sentence.lower())]
         if pattern is None or not negated:
             return logit
         votes, turned = set(), False
         for m in pattern.finditer(sentence):
             tone = self.vader.sentence(m.group(0))
-            if tone:  # words without a tone of their own ("offline", "subscription") do not vote
+            if abs(tone) >= CLEAR_TONE:  # "offline", "subscription", "pay" have no clear tone
                 inside = any(a <= m.start() and m.end() <= b for a, b in negated)
                 votes.add((tone > 0) != inside)
                 turned = turned or inside
@@ -478,7 +491,7 @@ class FactorCoder:
         complaint about this app (R1). Praise under a negation ("not free") is a complaint."""
         praised = False
         for sentence, _ in sentences:
-            if OTHER_APPS.search(sentence):
+            if self._about_other_apps(sentence):
                 continue
             praise = [m.span() for m in self.praise[code].finditer(sentence)]
             negated = [m.span(1) for m in _NEGATION.finditer(sentence.lower())]
