@@ -80,8 +80,7 @@ CLEAR_TONE = 0.3  # domain-VADER tone a cue word needs to vote in the negation r
 OTHER_APPS = re.compile(
     r"\b(?:other (?:[a-z]+ )?apps?|another app|unlike (?:other|most|many|some|the others)"
     r"|compared (?:to|with) (?:other|most|similar)|than (?:other|most|any|similar) (?:[a-z]+ )?apps?"
-    r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others"
-    r"|(?:there are|plenty of|lots of|loads of|better|similar) (?:[a-z]+ )?apps)\b",
+    r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others)\b",
     re.IGNORECASE,
 )
 SHORT_REVIEW = 3  # reviews of at most this many words get at most one code (R4)
