@@ -14,9 +14,8 @@ How a review is coded (every step leaves a trace in the output):
 4. The evidence sentence for a code is the sentence the presence model scores highest
    for it (cue hits break ties).
 5. The polarity comes from that sentence: a polarity model over its words (conditioned
-   on the code) plus its domain-sentiment score; the star rating is not used. Sentences
-   about other apps take the review's stance (R2), negated cue words their own tone turned
-   round (R3), and money praise is a facilitator (R1).
+   on the code) plus its domain-sentiment score; the star rating is not used. Money praise
+   is a facilitator (R1).
 """
 
 from __future__ import annotations
@@ -71,16 +70,17 @@ _WORD = re.compile(r"[a-z']+")
 _NEGATION = re.compile(
     r"\b(?:no|not|never|without|nothing|zero|hardly|nor|cannot|(?:do|does|did|is|are|was|were|wo|ca|could|would|should|have|has|had|need)n'?t)\s+((?:[a-z']+\s+){0,3}[a-z']+)"
 )
-# The negators that state a merit when they govern a problem word ("no bugs", "never crashed",
-# "not complicated"); "can't cancel" or "don't want to pay" are complaints, so the rule (R3)
-# leaves the auxiliaries to the models.
-_PLAIN_NEGATION = re.compile(r"\b(?:no|not|never|without|zero|nothing|hardly)\s+((?:[a-z']+\s+){0,3}[a-z']+)")
-CLEAR_TONE = 0.3  # domain-VADER tone a cue word needs to vote in the negation rule ("pay" has -0.1)
 # Talk about other apps (R2): what such a sentence says is not about this app.
 OTHER_APPS = re.compile(
     r"\b(?:other (?:[a-z]+ )?apps?|another app|unlike (?:other|most|many|some|the others)"
     r"|compared (?:to|with) (?:other|most|similar)|than (?:other|most|any|similar) (?:[a-z]+ )?apps?"
     r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others)\b",
+    re.IGNORECASE,
+)
+# Words that make "free" a limit, a claim or a wish, not praise: "only the intro is free",
+# "very few options are free", "says it is free", "even if it's free", "is anything free?"
+_NOT_PRAISE = re.compile(
+    r"\b(?:only|few|little|nothing|anything|single|if|even|says|said|claims?|advertised|wish|should|would|were)\b|\?",
     re.IGNORECASE,
 )
 SHORT_REVIEW = 3  # reviews of at most this many words get at most one code (R4)
@@ -433,8 +433,8 @@ class FactorCoder:
         return chosen
 
     def _polarities(self, decisions, sentiments) -> list[str]:
-        """Polarity of every chosen code, from its evidence sentence, in one batch; then the
-        rules for other apps (R2) and praise (R1)."""
+        """Polarity of every chosen code, from its evidence sentence, in one batch; money
+        praise is a facilitator whatever the sentence's tone (R1)."""
         requests = [
             (code, sentiments[i].sentences[j], sentiments[i].score, i)
             for i, chosen in enumerate(decisions)
@@ -448,51 +448,23 @@ class FactorCoder:
         else:
             logits = np.array([4.0 * v for _, (_, v), _, _ in requests])
         return [
-            "facilitator" if self._rule_polarity(code, sentence, review, sentiments[i].sentences, x) >= 0 else "barrier"
-            for x, (code, (sentence, _), review, i) in zip(logits, requests, strict=True)
+            "facilitator" if x >= 0 or (code in self.praise and self._only_praise(code, sentiments[i].sentences))
+            else "barrier"
+            for x, (code, _, _, i) in zip(logits, requests, strict=True)
         ]
-
-    def _rule_polarity(self, code: str, sentence: str, review: float, sentences: list, logit: float) -> float:
-        """The polarity rules on the model's logit for ``code`` with evidence ``sentence``."""
-        if self._about_other_apps(sentence):
-            # "Other apps crash, this one never does": the sentence's tone is about the other
-            # apps; this app gets the review's stance (by contrast).
-            logit = review
-        else:
-            logit = self._negated_cues(code, sentence, logit)
-        if code in self.praise and self._only_praise(code, sentences):
-            logit = 1.0
-        return logit
-
-    def _about_other_apps(self, sentence: str) -> bool:
-        return OTHER_APPS.search(sentence) is not None
-
-    def _negated_cues(self, code: str, sentence: str, logit: float) -> float:
-        """R3: when a negator governs one of the code's cue words in the evidence sentence ("no
-        bugs", "not complicated", "not easy to use"), each cue word votes with its own tone,
-        turned round where it is negated; a unanimous vote decides the polarity."""
-        pattern = self.cues.patterns.get(code)
-        negated = [m.span(1) for m in _PLAIN_NEGATION.finditer(sentence.lower())]
-        if pattern is None or not negated:
-            return logit
-        votes, turned = set(), False
-        for m in pattern.finditer(sentence):
-            tone = self.vader.sentence(m.group(0))
-            if abs(tone) >= CLEAR_TONE:  # "offline", "subscription", "pay" have no clear tone
-                inside = any(a <= m.start() and m.end() <= b for a, b in negated)
-                votes.add((tone > 0) != inside)
-                turned = turned or inside
-        return (1.0 if True in votes else -1.0) if turned and len(votes) == 1 else logit
 
     def _only_praise(self, code: str, sentences: list[tuple[str, float]]) -> bool:
         """Whether the review praises ``code`` ("completely free", "no ads") and every other cue
         of it is inside such praise or in a sentence about other apps: then it holds no
-        complaint about this app (R1). Praise under a negation ("not free") is a complaint."""
+        complaint about this app (R1). Praise under a negation ("not free") or beside a limit,
+        claim or wish ("only the intro is free", "says it's free") is a complaint."""
         praised = False
         for sentence, _ in sentences:
-            if self._about_other_apps(sentence):
+            if OTHER_APPS.search(sentence):
                 continue
             praise = [m.span() for m in self.praise[code].finditer(sentence)]
+            if praise and _NOT_PRAISE.search(sentence):
+                return False
             negated = [m.span(1) for m in _NEGATION.finditer(sentence.lower())]
             if any(a <= p < b for p, _ in praise for a, b in negated):
                 return False
