@@ -83,6 +83,13 @@ _NOT_PRAISE = re.compile(
     r"\b(?:only|few|little|nothing|anything|single|if|even|says|said|claims?|advertised|wish|should|would|were)\b|\?",
     re.IGNORECASE,
 )
+# A negator right before a cue word: "no bugs", "never crashed", "not complicated" (R3).
+_NEGATED_WORD = re.compile(r"\b(?:no|not|never|zero|without)\s+$", re.IGNORECASE)
+# Requests and conditionals ("if it would not crash") state no merit.
+_REQUEST = re.compile(r"\b(?:if|would|wish|should|please|hope|need|needs)\b", re.IGNORECASE)
+# An explicit contrast with this app in a review that talks about other apps (R2).
+_CONTRAST = re.compile(r"\b(?:unlike|this one|whereas|but this|while this)\b", re.IGNORECASE)
+CLEAR_TONE = 0.3  # domain-VADER tone a negated cue word needs ("pay" has -0.1: no clear tone)
 SHORT_REVIEW = 3  # reviews of at most this many words get at most one code (R4)
 
 
@@ -448,10 +455,28 @@ class FactorCoder:
         else:
             logits = np.array([4.0 * v for _, (_, v), _, _ in requests])
         return [
-            "facilitator" if x >= 0 or (code in self.praise and self._only_praise(code, sentiments[i].sentences))
-            else "barrier"
-            for x, (code, _, _, i) in zip(logits, requests, strict=True)
+            "facilitator" if self._rule_polarity(code, sentence, sentiments[i].sentences, x) >= 0 else "barrier"
+            for x, (code, (sentence, _), _, i) in zip(logits, requests, strict=True)
         ]
+
+    def _rule_polarity(self, code: str, sentence: str, sentences: list, logit: float) -> float:
+        """The codebook's polarity rules on the model's logit for ``code``: money praise is a
+        facilitator (R1); what other apps do, said in contrast with this one ("unlike other
+        apps it never crashes"), is turned round (R2); a negated problem word ("no bugs",
+        "never crashed") is a merit and a negated merit word ("not easy") a problem (R3)."""
+        if code in self.praise and self._only_praise(code, sentences):
+            return 1.0
+        if OTHER_APPS.search(sentence):
+            return -logit if any(_CONTRAST.search(s) for s, _ in sentences) else logit
+        pattern = self.cues.patterns.get(code)
+        if pattern is None or _REQUEST.search(sentence):
+            return logit
+        votes = set()
+        for m in pattern.finditer(sentence):
+            tone = self.vader.sentence(m.group(0))
+            if abs(tone) >= CLEAR_TONE and _NEGATED_WORD.search(sentence[: m.start()]):
+                votes.add(tone < 0)
+        return (1.0 if votes == {True} else -1.0) if len(votes) == 1 else logit
 
     def _only_praise(self, code: str, sentences: list[tuple[str, float]]) -> bool:
         """Whether the review praises ``code`` ("completely free", "no ads") and every other cue
