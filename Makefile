@@ -29,7 +29,7 @@ lint: $(STAMP)
 # files the code writes (models/*.json, benchmarks/results/*.json).
 docs: $(STAMP)
 	$(BIN)/python docs/make_cli_reference.py
-	$(BIN)/cog -r -I docs README.md docs/*.md
+	$(BIN)/cog -r -I docs README.md data/training/README.md docs/*.md
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -1,13 +1,14 @@
 """Figures quoted in README.md and docs/*.md, rendered from the files the code writes.
 
 The Markdown files hold `cog` blocks that call these functions; ``make docs`` re-renders them
-(``cog -r -I docs README.md docs/*.md``) and ``tests/test_docs.py`` fails when a rendered
-block differs from what its source file says. Sources:
+(``cog -r -I docs README.md data/training/README.md docs/*.md``) and ``tests/test_docs.py``
+fails when a rendered block differs from what its source file says. Sources:
 
 * ``src/reviewmine/analyze/models/coder_accuracy.json``: ``reviewmine evaluate`` on the
   evaluation set (``python -m training.train accuracy``);
 * ``.../coder.json``, ``coder_crossapp.json``, ``sentiment_stars.json``: written by training;
-* ``benchmarks/results/*.json``: written by the benchmark scripts, every repeated run kept.
+* ``benchmarks/results/*.json``: written by the benchmark scripts, every repeated run kept;
+* ``src/reviewmine/codebooks/borghouts2021.yaml``: the coding rules (``coding_rules:``).
 """
 
 from __future__ import annotations
@@ -307,6 +308,17 @@ def coder_accuracy_page() -> str:
         f"| plain VADER compound on the whole review | {sent['heldout_auc_plain_vader']:.4f} |",
     ]
     return "\n".join(lines)
+
+
+def coding_rules() -> str:
+    """The codebook's coding rules as a Markdown list, read from the shipped YAML."""
+    from reviewmine.analyze.codebook import load_codebook
+
+    return "\n".join(
+        textwrap.fill(f"- **{r.id}** {r.rule}", 95, subsequent_indent="  ", break_on_hyphens=False,
+                      break_long_words=False)
+        for r in load_codebook().coding_rules
+    )
 
 
 def coding_training() -> str:

@@ -332,9 +332,12 @@ def _write_sheet_xlsx(df: pd.DataFrame, path: Path, cb: Codebook) -> None:
         [{"id": c.id, "category": c.category, "description": c.description,
           "barrier example": "; ".join(c.barrier_examples),
           "facilitator example": "; ".join(c.facilitator_examples)} for c in cb.codes]
-    )
+        # The coding rules below the codes: coders read them where they look codes up.
+        + [{"id": r.id, "category": "coding rule", "description": r.rule} for r in cb.coding_rules]
+    ).fillna("")
     instructions = pd.DataFrame({"how to code": [
-        "Read the title and the text; use the codebook sheet for what each code means.",
+        "Read the title and the text; use the codebook sheet for what each code means "
+        "and the coding rules listed below the codes there.",
         "Pick b (barrier), f (facilitator) or n (neutral) in a code's column; leave it empty when the code does not apply.",
         "In 'evidence', quote the words that justify each code (code: words; one per code, separated by ' || ').",
         "Put your coder id in 'coder' on every row you code; each coder fills a copy of this file.",

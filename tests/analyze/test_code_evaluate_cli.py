@@ -72,6 +72,9 @@ def test_coding_sheet_round_trip(tmp_path, gold):
     assert result.exit_code == 0, result.output
     coded = pd.read_excel(sheet, sheet_name="coding", dtype=str).fillna("")
     assert len(coded) == 3 and "technical_issues" in coded.columns
+    codebook = pd.read_excel(sheet, sheet_name="codebook", dtype=str).fillna("")
+    rules = codebook[codebook["category"] == "coding rule"].set_index("id")["description"]
+    assert rules["R1"].startswith("Free is praise.") and "R10" in rules.index
     coded.loc[:, "technical_issues"] = "b"
     back = tmp_path / "back.csv"
     coded.to_csv(back, index=False)

@@ -157,7 +157,7 @@ def test_missing_or_mistyped_required_fields_are_refused(tmp_path, code, message
 @pytest.mark.parametrize(
     "top, message",
     [
-        ("code: []", "unknown key 'code'; allowed keys are name, version, citation, categories, codes"),
+        ("code: []", "unknown key 'code'; allowed keys are name, version, citation, categories, coding_rules, codes"),
         ("categories: {user: Users, people: People}", "unknown category 'people'"),
         ("categories: [user]", "'categories' must map each category"),
         ("citation: [a]", "'citation' must be text"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from tests.analyze.test_embeddings import distilled_model_dir
@@ -56,3 +58,42 @@ def test_training_commands_need_explicit_paths(capsys):
         train.main(["coder"])
     assert exc.value.code == 2
     assert "--training" in capsys.readouterr().err
+
+
+def test_audit_changes_rows_already_in_the_training_set(tmp_path, capsys):
+    """--existing with --audit re-codes old rows: a dropped code loses its span, a kept one
+    keeps it without a new quote, a new quote gets a new span; unaudited rows stay as they are."""
+    from training.build_training_set import main
+
+    dev = tmp_path / "dev.csv"
+    pd.DataFrame({"uid": ["a1", "b2", "c3"], "dataset": ["x"] * 3, "app_name": ["A"] * 3, "store": ["s"] * 3,
+                  "rating": ["5"] * 3, "title": ["Reminder", "", ""],
+                  "text": ["Comforting and diversified", "helps", "too expensive"]}).to_csv(dev, index=False)
+    existing = tmp_path / "coded.csv"
+    pd.DataFrame({
+        "uid": ["a1", "b2", "c3"], "dataset": ["x"] * 3, "app_name": ["A"] * 3, "store": ["s"] * 3,
+        "rating": ["5"] * 3, "title": [""] * 3, "text": [""] * 3,
+        "codes": ["content_quality:facilitator|perceived_benefit:facilitator|reminders_notifications:facilitator",
+                  "perceived_benefit:facilitator", "cost_monetization:barrier"],
+        "evidence_spans": ['{"content_quality": [24, 35], "perceived_benefit": [10, 20], "reminders_notifications": [0, 8]}',
+                           '{"perceived_benefit": [0, 5]}', '{"cost_monetization": [0, 13]}'],
+        "coder_batch": ["batch1"] * 3,
+    }).to_csv(existing, index=False)
+    audit = tmp_path / "audit.csv"
+    pd.DataFrame({"uid": ["a1", "b2", "c3"], "codes": ["content_quality:facilitator|perceived_benefit:facilitator", "", "x"],
+                  "evidence": [" || Comforting", "", ""], "changed": ["yes", "yes", "no"],
+                  "rule": ["R7", "R4", "R1"]}).to_csv(audit, index=False)
+    out = tmp_path / "out.csv"
+    main(["--dev", str(dev), "--existing", str(existing), "--audit", str(audit), "--out", str(out)])
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("uid")
+    assert rows.loc["a1", "codes"] == "content_quality:facilitator|perceived_benefit:facilitator"
+    assert json.loads(rows.loc["a1", "evidence_spans"]) == {"content_quality": [24, 35], "perceived_benefit": [10, 20]}
+    assert rows.loc["b2", "codes"] == "" and rows.loc["b2", "evidence_spans"] == "{}"
+    assert rows.loc["c3", "codes"] == "cost_monetization:barrier"
+    assert "2 audited" in capsys.readouterr().out
+
+    stray = tmp_path / "stray.csv"
+    pd.DataFrame({"uid": ["zz"], "codes": [""], "evidence": [""], "changed": ["yes"]}).to_csv(stray, index=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["--dev", str(dev), "--existing", str(existing), "--audit", str(stray), "--out", str(out)])
+    assert exc.value.code == 2 and "zz" in capsys.readouterr().err

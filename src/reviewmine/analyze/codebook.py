@@ -22,8 +22,17 @@ from reviewmine.errors import CodebookError
 POLARITIES = ("barrier", "facilitator", "neutral")
 CATEGORIES = ("user", "program", "technology")
 REQUIRED_FIELDS = ("id", "label", "category", "description")
-OPTIONAL_FIELDS = ("source", "barrier_examples", "facilitator_examples", "cues")
-TOP_LEVEL_FIELDS = ("name", "version", "citation", "categories", "codes")
+OPTIONAL_FIELDS = ("source", "barrier_examples", "facilitator_examples", "cues", "context", "praise")
+TOP_LEVEL_FIELDS = ("name", "version", "citation", "categories", "coding_rules", "codes")
+RULE_FIELDS = ("id", "rule")
+
+
+@dataclass(frozen=True)
+class CodingRule:
+    """One rule of how to code (e.g. R1 "free is praise"), shown to coders with the codes."""
+
+    id: str
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class FactorCode:
     barrier_examples: tuple[str, ...] = ()
     facilitator_examples: tuple[str, ...] = ()
     cues: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()  # the review must match one of these for the code (R5)
+    praise: tuple[str, ...] = ()  # cue words that praise the factor ("free", "no ads"; R1)
 
     def exemplars(self) -> list[str]:
         """Description and examples: the texts that say what this code is about."""
@@ -52,6 +63,7 @@ class Codebook:
     codes: tuple[FactorCode, ...]
     citation: str = ""
     categories: dict[str, str] = field(default_factory=dict)
+    coding_rules: tuple[CodingRule, ...] = ()
 
     @property
     def ids(self) -> list[str]:
@@ -120,7 +132,32 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         codes=tuple(codes),
         citation=raw.get("citation") or "",
         categories=dict(categories),
+        coding_rules=_parse_rules(path, raw.get("coding_rules")),
     )
+
+
+def _parse_rules(path: Path, raw: object) -> tuple[CodingRule, ...]:
+    """The optional ``coding_rules:`` list of ``{id, rule}`` mappings (ids unique)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise CodebookError(
+            f"{path}: 'coding_rules' must be a list of 'id: ..., rule: ...' entries, not {type(raw).__name__}"
+        )
+    rules: list[CodingRule] = []
+    for i, entry in enumerate(raw, 1):
+        where = f"{path}: coding rule #{i}"
+        if not isinstance(entry, dict):
+            raise CodebookError(f"{where} is not a mapping; write it as 'id: R1, rule: ...'")
+        _reject_unknown_keys(f"{where}:", entry, RULE_FIELDS)
+        missing = [f for f in RULE_FIELDS if f not in entry]
+        if missing:
+            raise CodebookError(f"{where} lacks required field(s) {', '.join(missing)}; add them")
+        rule_id = _text(where, entry, "id")
+        if any(r.id == rule_id for r in rules):
+            raise CodebookError(f"{where}: duplicate id '{rule_id}'; every rule id must be unique")
+        rules.append(CodingRule(rule_id, " ".join(_text(where, entry, "rule").split())))
+    return tuple(rules)
 
 
 def _reject_unknown_keys(where: str, entry: dict, allowed: tuple[str, ...]) -> None:
@@ -181,7 +218,9 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
     if category not in CATEGORIES:
         raise CodebookError(f"{where}: category '{category}' is not one of {', '.join(CATEGORIES)}")
     cues = _texts(where, entry, "cues")
-    for cue in cues:
+    context = _texts(where, entry, "context")
+    praise = _texts(where, entry, "praise")
+    for cue in (*cues, *context, *praise):
         try:
             re.compile(cue_pattern([cue]))  # as the coder uses it: inside a group
         except re.error as exc:
@@ -204,6 +243,8 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
         barrier_examples=_texts(where, entry, "barrier_examples"),
         facilitator_examples=_texts(where, entry, "facilitator_examples"),
         cues=cues,
+        context=context,
+        praise=praise,
     )
 
 

@@ -6,13 +6,16 @@ How a review is coded (every step leaves a trace in the output):
 2. Each sentence is matched against the codebook's cue patterns and scored by the
    domain sentiment (``sentiment.DomainVader``).
 3. A linear presence model (one head per code, hashed word n-grams plus one feature per
-   cue hit, trained on the project's hand-coded reviews) scores the review; a code is
-   assigned when its probability passes a per-code threshold chosen by
-   cross-validation on the training set. Without a trained model the cues alone decide.
+   cue hit, negation and other-app marks and a length bucket, trained on the project's
+   hand-coded reviews) scores the review; a code is assigned when its probability passes a
+   per-code threshold chosen by cross-validation on the training set. Without a trained
+   model the cues alone decide. The codebook's rules then apply: a code's ``context`` must
+   match (R5), and a review of at most three words keeps one cue-named code at most (R4).
 4. The evidence sentence for a code is the sentence the presence model scores highest
    for it (cue hits break ties).
 5. The polarity comes from that sentence: a polarity model over its words (conditioned
-   on the code) plus its domain-sentiment score; the star rating is not used.
+   on the code) plus its domain-sentiment score; the star rating is not used. Money praise
+   is a facilitator (R1).
 """
 
 from __future__ import annotations
@@ -63,6 +66,32 @@ BATCH = 5000  # reviews per batch: coded together, and the unit handed to a work
 MAX_CHARS = 5000  # longer texts are coded on their first 5,000 characters (reported)
 CUE_TIMEOUT = 1.0  # seconds a repeating cue may take on one text (real cues take microseconds)
 _WORD = re.compile(r"[a-z']+")
+# A negator and the (at most four) words of its clause it governs: "no bugs", "never crashed
+# once", "don't have to pay". Marked so the models can tell a negated problem from a problem.
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|without|nothing|zero|hardly|nor|cannot|(?:do|does|did|is|are|was|were|wo|ca|could|would|should|have|has|had|need)n'?t)\s+((?:[a-z']+\s+){0,3}[a-z']+)"
+)
+# Talk about other apps (R2): what such a sentence says is not about this app.
+OTHER_APPS = re.compile(
+    r"\b(?:other (?:[a-z]+ )?apps?|another app|unlike (?:other|most|many|some|the others)"
+    r"|compared (?:to|with) (?:other|most|similar)|than (?:other|most|any|similar) (?:[a-z]+ )?apps?"
+    r"|most (?:other )?apps|many apps|every other (?:[a-z]+ )?app|(?:all|most) the others)\b"
+)  # run on lower-cased text: a case-insensitive search takes twice as long
+# Words that make "free" a limit, a claim or a wish, not praise: "only the intro is free",
+# "very few options are free", "says it is free", "even if it's free", "is anything free?"
+_NOT_PRAISE = re.compile(
+    r"\b(?:only|few|little|nothing|anything|single|if|even|says|said|claims?|advertised|wish|should|would|were)\b|\?",
+    re.IGNORECASE,
+)
+# A negator right before a cue word: "no bugs", "never crashed", "not complicated" (R3).
+_NEGATOR = re.compile(r"\b(?:no|not|never|zero|without)\s", re.IGNORECASE)
+_NEGATED_WORD = re.compile(r"\b(?:no|not|never|zero|without)\s+$", re.IGNORECASE)
+# Requests and conditionals ("if it would not crash") state no merit.
+_REQUEST = re.compile(r"\b(?:if|would|wish|should|please|hope|need|needs)\b", re.IGNORECASE)
+# An explicit contrast with this app in a review that talks about other apps (R2).
+_CONTRAST = re.compile(r"\b(?:unlike|this one|whereas|but this|while this)\b", re.IGNORECASE)
+CLEAR_TONE = 0.3  # domain-VADER tone a negated cue word needs ("pay" has -0.1: no clear tone)
+SHORT_REVIEW = 3  # reviews of at most this many words get at most one code (R4)
 
 
 @dataclass
@@ -275,15 +304,40 @@ def required_literals(pattern: str) -> set[str] | None:
     return required(tree)
 
 
+def about_other_apps(lower: str) -> bool:
+    """Whether a lower-cased text talks about other apps (every match holds one of the words
+    tested first, which most texts lack)."""
+    return ("other" in lower or "app" in lower or "unlike" in lower or "compared" in lower) and bool(
+        OTHER_APPS.search(lower)
+    )
+
+
+def text_marks(text: str) -> list[str]:
+    """Pseudo-words for what word n-grams miss: ``neg_<word>`` for each word a negator governs,
+    ``about_other_apps`` when the text talks about other apps."""
+    lower = text.lower()
+    marks = [f"neg_{w}" for scope in _NEGATION.findall(lower) for w in scope.split()]
+    if about_other_apps(lower):
+        marks.append("about_other_apps")
+    return marks
+
+
+def length_mark(text: str) -> str:
+    """A pseudo-word for the length of a text in words (a bare verdict reads differently)."""
+    n = len(text.split())
+    return "len_short" if n <= SHORT_REVIEW else "len_mid" if n <= 12 else "len_long"
+
+
 def presence_text(text: str, cue_hits: dict[str, list[str]]) -> str:
-    """Review text plus one pseudo-word per code whose cues fired (features for the model)."""
-    return text + " " + " ".join(f"cue_{code}" for code in cue_hits)
+    """Review text plus one pseudo-word per code whose cues fired, the negation and other-app
+    marks and the length bucket (features for the presence models)."""
+    return " ".join([text, *(f"cue_{code}" for code in cue_hits), *text_marks(text), length_mark(text)])
 
 
 def polarity_text(code: str, sentence: str, vader: float, review_sentiment: float) -> str:
-    """Evidence-sentence words, the same words conditioned on the code, and sentiment buckets
-    of the sentence (domain VADER) and of the whole review text (context, not stars)."""
-    words = _WORD.findall(sentence.lower())
+    """Evidence-sentence words and marks, the same conditioned on the code, and sentiment
+    buckets of the sentence (domain VADER) and of the whole review text (context, not stars)."""
+    words = _WORD.findall(sentence.lower()) + text_marks(sentence)
     bucket = "vpos" if vader >= 0.3 else "vneg" if vader <= -0.3 else "vneu"
     context = "rpos" if review_sentiment >= 0.5 else "rneg" if review_sentiment <= -0.5 else "rneu"
     return " ".join(
@@ -308,6 +362,12 @@ class FactorCoder:
     ):
         self.codebook = codebook or load_codebook()
         self.cues = CueMatcher(self.codebook)
+        self.context = {
+            c.id: _compile_cues(self.codebook, c.id, c.context, re.IGNORECASE) for c in self.codebook.codes if c.context
+        }
+        self.praise = {
+            c.id: _compile_cues(self.codebook, c.id, c.praise, re.IGNORECASE) for c in self.codebook.codes if c.praise
+        }
         self.sentiment = sentiment or SentimentScorer()
         self.vader: DomainVader = self.sentiment.vader
         self.presence: LinearTextModel | None = None
@@ -365,7 +425,7 @@ class FactorCoder:
             if self.presence is not None:
                 chosen += self._decide_model(review_p[i], sentence_p[offset : offset + n], sents, cue_hits[i])
             offset += n
-            decisions.append(chosen)
+            decisions.append(self._apply_rules(chosen, fulls[i], cue_hits[i]))
         polarities = iter(self._polarities(decisions, sentiments))
         results = []
         for i, chosen in enumerate(decisions):
@@ -377,21 +437,78 @@ class FactorCoder:
             results.append(CodedReview(hits, sentiments[i].score, len(sents), truncated[i], sentiments[i]))
         return results
 
+    def _apply_rules(self, chosen: list, full: str, cue_hits: list[dict[str, list[str]]]) -> list:
+        """The codebook's rules on top of the scores: a code with a ``context`` needs the review
+        to match it (R5: "AI" alone is no chatbot), and a review of at most ``SHORT_REVIEW``
+        words keeps at most one code, one its words name through a cue (R4)."""
+        if self.context:
+            chosen = [c for c in chosen if c[0] not in self.context or self.context[c[0]].search(full)]
+        if chosen and len(full.split()) <= SHORT_REVIEW:
+            named = [c for c in chosen if any(c[0] in hits for hits in cue_hits)]
+            chosen = [max(named, key=lambda c: c[1] / self.thresholds.get(c[0], 0.5))] if named else []
+        return chosen
+
     def _polarities(self, decisions, sentiments) -> list[str]:
-        """Polarity of every chosen code, from its evidence sentence, in one batch."""
+        """Polarity of every chosen code, from its evidence sentence, in one batch; money
+        praise is a facilitator whatever the sentence's tone (R1)."""
         requests = [
-            (code, sentiments[i].sentences[j], sentiments[i].score)
+            (code, sentiments[i].sentences[j], sentiments[i].score, i)
             for i, chosen in enumerate(decisions)
             for code, _, j in chosen
         ]
         if not requests:
             return []
         if self.polarity is not None:
-            texts = [polarity_text(code, s, v, r) for code, (s, v), r in requests]
+            texts = [polarity_text(code, s, v, r) for code, (s, v), r, _ in requests]
             logits = self.polarity.decision(texts)[:, 0]
         else:
-            logits = np.array([4.0 * v for _, (_, v), _ in requests])
-        return ["facilitator" if x >= 0 else "barrier" for x in logits]
+            logits = np.array([4.0 * v for _, (_, v), _, _ in requests])
+        return [
+            "facilitator" if self._rule_polarity(code, sentence, sentiments[i].sentences, x) >= 0 else "barrier"
+            for x, (code, (sentence, _), _, i) in zip(logits, requests, strict=True)
+        ]
+
+    def _rule_polarity(self, code: str, sentence: str, sentences: list, logit: float) -> float:
+        """The codebook's polarity rules on the model's logit for ``code``: money praise is a
+        facilitator (R1); what other apps do, said in contrast with this one ("unlike other
+        apps it never crashes"), is turned round (R2); a negated problem word ("no bugs",
+        "never crashed") is a merit and a negated merit word ("not easy") a problem (R3)."""
+        if code in self.praise and self._only_praise(code, sentences):
+            return 1.0
+        if about_other_apps(sentence.lower()):
+            return -logit if any(_CONTRAST.search(s) for s, _ in sentences) else logit
+        pattern = self.cues.patterns.get(code)
+        if pattern is None or not _NEGATOR.search(sentence) or _REQUEST.search(sentence):
+            return logit
+        votes = set()
+        for m in pattern.finditer(sentence):
+            tone = self.vader.sentence(m.group(0))
+            if abs(tone) >= CLEAR_TONE and _NEGATED_WORD.search(sentence[: m.start()]):
+                votes.add(tone < 0)
+        return (1.0 if votes == {True} else -1.0) if len(votes) == 1 else logit
+
+    def _only_praise(self, code: str, sentences: list[tuple[str, float]]) -> bool:
+        """Whether the review praises ``code`` ("completely free", "no ads") and every other cue
+        of it is inside such praise or in a sentence about other apps: then it holds no
+        complaint about this app (R1). Praise under a negation ("not free") or beside a limit,
+        claim or wish ("only the intro is free", "says it's free") is a complaint."""
+        if not any(self.praise[code].search(s) for s, _ in sentences):
+            return False
+        praised = False
+        for sentence, _ in sentences:
+            if about_other_apps(sentence.lower()):
+                continue
+            praise = [m.span() for m in self.praise[code].finditer(sentence)]
+            if praise and _NOT_PRAISE.search(sentence):
+                return False
+            negated = [m.span(1) for m in _NEGATION.finditer(sentence.lower())]
+            if any(a <= p < b for p, _ in praise for a, b in negated):
+                return False
+            for m in self.cues.patterns[code].finditer(sentence):
+                if not any(a <= m.start() and m.end() <= b for a, b in praise):
+                    return False
+            praised = praised or bool(praise)
+        return praised
 
     def _decide_model(self, review_probs, sent_probs, sents, cue_hits):
         """Codes whose blended review/sentence probability passes the code's threshold,
