@@ -586,7 +586,7 @@ def topics_command(
     time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month (default: at, if present).")] = None,
     version_col: Annotated[str | None, typer.Option("--version-col", help="App-version column (default: app_version, if present).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML whose factors seed zero-shot topics.")] = None,
-    metrics: Annotated[bool, typer.Option("--metrics", help="Measure NPMI, diversity and outliers on this corpus (DIR/metrics.json).")] = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Measure NPMI, diversity, outliers and mapped-factor agreement on this corpus (DIR/metrics.json).")] = False,
 ) -> None:
     """Fit BERTopic topics (codebook factors as zero-shot topics + new themes) on a CSV."""
     from reviewmine.analyze.topics import topics as run_topics
@@ -610,9 +610,11 @@ def _print_topics(result) -> None:
     )
     if result.metrics:
         m = result.metrics
+        agreement = "n/a" if m["agreement"] is None else f"{m['agreement']:.0%}"
         out.print(f"quality on this corpus: NPMI {m['npmi']}, diversity {m['diversity']}, outliers "
-                  f"{m['outlier_share']:.1%} (top-10 unigrams, stop words and 'app' dropped); {m['seconds']} s "
-                  f"-> {result.out_dir / 'metrics.json'}", markup=False)
+                  f"{m['outlier_share']:.1%} (top-10 unigrams, stop words and 'app' dropped); mapped factor "
+                  f"= coded factor for {m['agreeing_topics']} of {m['mapped_topics']} mapped topics ({agreement}); "
+                  f"{m['seconds']} s -> {result.out_dir / 'metrics.json'}", markup=False)
 
 
 # --------------------------------------------------------------------------- report
