@@ -68,6 +68,8 @@ FILLER_WORDS = frozenset(
     things make makes made get gets got getting would could also even much many ok okay
     im ive id ill dont doesnt didnt cant isnt wont wasnt arent havent hasnt wouldnt couldnt
     shouldnt youre theyre thats theres whats lets u ur pls please lol star stars
+    hes shes youve weve theyve youll yes does doing did done actually going gonna want
+    wanted wants know say said tell try tried
     """.split()
 )
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"

@@ -45,6 +45,14 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*[A-Za-z]")
 _SENTENCE_END = re.compile(r"[.!?:;\n\"(]\s*$")
 
 
+def normalise(token: str) -> str:
+    """Lower case without apostrophes or a possessive "'s" ("Tamara's" -> "tamara")."""
+    word = token.lower().replace("\u2019", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    return word.replace("'", "")
+
+
 def scaled_min_df(n_docs: int) -> int:
     """Fewest reviews a topic word must occur in: ``MIN_DF_SHARE`` of the corpus, at least 3
     (20 of 4,000 reviews, 75 of 15,000)."""
@@ -122,7 +130,7 @@ def name_words(texts: Sequence[str], min_seen: int = 3) -> set[str]:
             if start == 0 or _SENTENCE_END.search(text[max(0, start - 3) : start]):
                 continue
             token = match.group()
-            lower = token.lower()
+            lower = normalise(token)
             seen[lower] += 1
             if token[0].isupper() and token[1:].islower():
                 title[lower] += 1
@@ -158,7 +166,7 @@ class TopicWords:
         """The content words of a text in order, each as the form it is counted as."""
         out = []
         for token in _WORD.findall(text):
-            word = token.lower().replace("'", "").replace("’", "")
+            word = normalise(token)
             if word in self.stop_words or word in self.names_:
                 continue
             word = self.canon_.get(word, word)
@@ -176,7 +184,7 @@ class TopicWords:
         self.names_ = name_words(texts) | self.excluded
         raw_df: Counter[str] = Counter()
         for text in texts:
-            raw_df.update({t.lower().replace("'", "").replace("’", "") for t in _WORD.findall(text)})
+            raw_df.update({normalise(t) for t in _WORD.findall(text)})
         df = {w: n for w, n in raw_df.items() if w not in self.stop_words and w not in self.names_}
         self.canon_: dict[str, str] = variant_map(df)
         docs = [self.tokens(t) for t in texts]
