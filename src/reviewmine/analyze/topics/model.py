@@ -1,18 +1,23 @@
 """Topic modelling of reviews with BERTopic: fast on a CPU, mapped to engagement factors.
 
-The pipeline is BERTopic with swapped parts chosen by measurement on 42k real reviews
-(``benchmarks/bench_topics.py``; figures in ``docs/topics.md``):
+The pipeline is BERTopic with swapped parts, its settings developed on reviews of Calm,
+Replika and Woebot and measured on held-out apps (``benchmarks/bench_topics.py``; figures in
+``docs/topics.md``):
 
 - embeddings: static Model2Vec vectors distilled from the shipped all-MiniLM-L6-v2
   (``--embeddings minilm`` for the full transformer), cached by text hash;
-- the codebook's factors as zero-shot topics (one description per code built from its
-  label, description and examples; similarity threshold calibrated on hand-coded reviews);
+- codebook topics: a review joins the topic of a code only when it truly matches it (the
+  code's description is its most similar, at the calibrated threshold, and the code's cues
+  occur in it); a code with fewer than ``min_topic_size`` such reviews gets no topic;
 - free discovery of the rest: PCA (deterministic) + k-means whose number of clusters
   follows the corpus size, with clusters smaller than ``min_topic_size`` merged into their
   nearest neighbour, instead of UMAP + HDBSCAN, which on static embeddings were 50x
-  slower and collapsed into 2 topics;
-- words: c-TF-IDF over a vocabulary of unigrams and bigrams that occur in at least
-  ``min_df`` reviews, without English stop words and app-review filler ("app", "great");
+  slower and collapsed into 2 topics; BERTopic is given the resulting labels (manual mode);
+- words (``words.TopicWords``): terms in ``min_df``+ reviews (scaled to the corpus), c-TF-IDF
+  over review counts with frequent-word reduction, phrases only when they recur, variants
+  merged, names left out, MMR; labels from the topic's own terms;
+- factors: a codebook topic is its code's; a discovered topic is mapped to the code whose
+  cues occur in ``map_share``+ of its reviews when that code is clear, else it is emerging;
 - outliers: reviews with fewer than ``min_content_words`` content words ("Great app!")
   are topic -1, then reassigned with BERTopic's c-TF-IDF strategy when a word ties them
   to a topic (similarity >= ``outlier_threshold``);

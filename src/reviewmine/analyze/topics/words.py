@@ -294,10 +294,14 @@ class TopicWords:
 
 
 def topic_label(terms: Sequence[str], n: int = 3) -> str:
-    """A short label from a topic's own terms: its first ``n`` terms, a word already inside
-    an earlier phrase left out ("free trial, subscription, charged")."""
+    """A short label from a topic's own terms: its first ``n``, a word replaced by a phrase of
+    the topic that contains it, a word already in the label left out ("asleep, fall, stress,
+    ..., fall asleep" -> "fall asleep, stress, ...")."""
+    phrases = [t for t in terms if " " in t]
     label: list[str] = []
     for term in terms:
+        if " " not in term:
+            term = next((p for p in phrases if term in p.split(" ")), term)
         covered = {w for t in label for w in t.split(" ")}
         if set(term.split(" ")) <= covered:
             continue
