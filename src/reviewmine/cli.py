@@ -580,7 +580,7 @@ def topics_command(
     text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
     embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
     seed: Annotated[int, typer.Option("--seed", help="Seed for sampling, PCA and k-means.")] = 42,
-    min_topic_size: Annotated[int | None, typer.Option("--min-topic-size", help="Smallest topic (default: 0.4% of the fitted reviews, at least 10).")] = None,
+    min_topic_size: Annotated[int | None, typer.Option("--min-topic-size", help="Smallest topic (default: 0.75% of the fitted reviews, at least 10).")] = None,
     sample_size: Annotated[int, typer.Option("--sample-size", help="Reviews to fit on; the rest are assigned.")] = 15_000,
     app_col: Annotated[str | None, typer.Option("--app-col", help="App column for shares by app (default: app, if present).")] = None,
     time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month (default: at, if present).")] = None,

@@ -17,7 +17,9 @@ reasonably frequent in the corpus.
   ("free trial" stays; "help sleep", two frequent words side by side, is split);
 - **scores**: c-TF-IDF over the share of a topic's reviews that contain a term (review
   counts, not word counts, so one long review cannot lead a topic), with BERTopic's
-  frequent-word reduction (square root of the term share) and idf ``log(1 + A / f)``;
+  frequent-word reduction (square root of the term share) and idf ``log(1 + A / f)``; a
+  topic word occurs in ``MIN_SHARE_IN_TOPIC`` of the topic's reviews, and is offered first
+  only to the ``max_topics_per_term`` topics where it scores best (topic diversity);
 - **MMR**: the top terms are picked by maximal marginal relevance over word vectors, so a
   topic does not list near-synonyms of one word.
 
@@ -154,13 +156,13 @@ class TopicWords:
         word_vectors: Callable[[list[str]], np.ndarray] | None = None,
         max_topics_per_term: int = 1,
     ) -> None:
-        self.max_topics_per_term = max_topics_per_term
         self.stop_words = frozenset(stop_words)
         self.min_df = min_df
         self.top_n = top_n
         self.mmr_diversity = mmr_diversity
         self.excluded = frozenset(w.lower() for w in excluded)
         self.word_vectors = word_vectors
+        self.max_topics_per_term = max_topics_per_term
 
     def tokens(self, text: str) -> list[str]:
         """The content words of a text in order, each as the form it is counted as."""
