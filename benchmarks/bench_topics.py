@@ -132,7 +132,7 @@ def examples(before: pd.DataFrame, after: pd.DataFrame, n: int = 4) -> list[dict
     """Before/after of the ``n`` largest topics of ours: each with the "before" topic whose
     reviews overlap it most (row assignments of both runs on the same corpus)."""
     rows = []
-    a_ids, b_ids = after["assignments"], before["assignments"]
+    a_ids, b_ids = after["assignments"], pd.Series(before["assignments"])
     for _, topic in after["topics"][after["topics"].topic_id != -1].nlargest(n, "size").iterrows():
         members = b_ids[a_ids == topic.topic_id]
         members = members[members != -1]
@@ -201,13 +201,20 @@ def main() -> None:
 
     reviews = pd.read_csv(args.reviews, dtype=str, keep_default_na=False)
     work = Path(tempfile.mkdtemp(prefix="bench-topics-"))
+    chosen = args.corpora.split(",")
+    results: dict[str, dict] = {}
     try:
         before_src = before_sources(work)
-        chosen = args.corpora.split(",")
-        results = {name: bench_corpus(name, frame, work, before_src)
-                   for name, frame in corpora(reviews).items() if name in chosen}
+        for name, frame in corpora(reviews).items():
+            if name in chosen:
+                results[name] = bench_corpus(name, frame, work, before_src)
+                write_results(save, results)  # after each corpus: the 41k one takes long
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def write_results(save, results: dict[str, dict]) -> None:
+    """Save the corpora measured so far in this invocation (``benchmarks/results/topics.json``)."""
     run = {f"{name}_{key}": value for name, r in results.items()
            for key, value in (("speedup", r["speedup"]), ("npmi_margin", r["npmi_margin"]))}
     save("topics", [run], development_apps=list(DEV_APPS), held_out_apps=list(HELD_OUT_APPS),

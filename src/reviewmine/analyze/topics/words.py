@@ -41,6 +41,7 @@ PHRASE_SHARE = 0.1  # a phrase must make up this share of its rarer word's revie
 VARIANT_RATIO = 10  # a word one edit away from one this many times more frequent is a typo
 NAME_SHARE = 0.6  # share of in-sentence occurrences in Title case that marks a name
 MIN_SHARE_IN_TOPIC = 0.05  # a topic word occurs in at least this share of the topic's reviews
+MIN_TERMS = 3  # fewer frequent terms than this: a topic also takes its rarer ones
 N_CANDIDATES = 30  # best-scored terms MMR chooses the top words from
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*[A-Za-z]")
@@ -259,8 +260,12 @@ class TopicWords:
         strong = [i for i in ranked if capped[i] > 0 and counts[i] >= floor][:N_CANDIDATES]
         # Too few distinctive frequent terms (a topic of general remarks): its frequent terms
         # shared with other topics come next.
-        shared = [i for i in np.argsort(-scores, kind="stable")
-                  if capped[i] == 0 and scores[i] > 0 and counts[i] >= floor][: self.top_n]
+        by_score = np.argsort(-scores, kind="stable")
+        shared = [i for i in by_score if capped[i] == 0 and scores[i] > 0 and counts[i] >= floor][: self.top_n]
+        if len(strong) + len(shared) < MIN_TERMS:
+            # Still almost nothing (short, varied reviews): its best terms found in 2+ of its
+            # reviews, so that no topic goes without words to read.
+            shared += [i for i in by_score if scores[i] > 0 and 2 <= counts[i] < floor][:MIN_TERMS]
         candidates = [self.vocabulary_[i] for i in strong + shared]
         relevance = scores[strong + shared]
         picked = self._mmr(candidates[: len(strong)], relevance[: len(strong)])
