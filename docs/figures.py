@@ -377,7 +377,7 @@ def topics_benchmark() -> str:
                      f"{d['outlier_share']:.1%} | - | {d['seconds']:.0f} s | |")
         if "before" in c:
             p = c["before"]
-            lines.append(f"| | | before (issue 14) | {p['topics']} | {p['npmi']:+.3f} | {p['diversity']:.2f} | "
+            lines.append(f"| | | before this change | {p['topics']} | {p['npmi']:+.3f} | {p['diversity']:.2f} | "
                          f"{p['outlier_share']:.1%} | - | - | |")
     lines += ["", f"Targets: NPMI >= default + {t['npmi_margin']} at 4k, diversity >= {t['diversity']}, outliers "
               f"<= {t['outlier_share']:.0%}, speed-up >= {t['speedup_4k']:.0f}x at 4k and >= {t['speedup_dev']:.0f}x on "
