@@ -586,3 +586,48 @@ def accurate_section() -> str:
             f"{r['micro_f1_code_only']:.3f} | {r['polarity_accuracy']:.3f} | {r['embed_reviews_per_s_fp32_torch']:.0f} |"
         )
     return "\n".join(lines)
+
+
+TOPIC_CORPORA = {"heldout_a": "held-out A", "heldout_b": "held-out B", "dev": "whole development corpus"}
+
+
+def topics_benchmark() -> str:
+    """The topic benchmark's table: ours vs default BERTopic per corpus, with the targets."""
+    b = bench("topics")
+    t = b["targets"]
+    lines = [
+        f"Measured {b['measured_at'][:10]} on {b['machine']['cores']} shared cores ({b['machine']['cpu']}); "
+        f"settings developed on {', '.join(b['development_apps'])}; held out: {', '.join(b['held_out_apps'])}.",
+        "",
+        "| corpus | reviews | model | topics | NPMI | diversity | outliers | mapped factor = coded | whole run | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, c in b["corpora"].items():
+        o, d = c["ours"], c["default"]
+        agreement = "-" if o["agreement"] is None else (
+            f"{o['agreeing_topics']} of {o['mapped_topics']} ({o['agreement']:.0%})")
+        corpus = f"{TOPIC_CORPORA.get(name, name)} ({', '.join(c['apps']) if name != 'dev' else 'all apps'})"
+        lines.append(f"| {corpus} | {c['n']:,} | ours | {o['topics']} | {o['npmi']:+.3f} | {o['diversity']:.2f} | "
+                     f"{o['outlier_share']:.1%} | {agreement} | {o['seconds']:.0f} s | {c['speedup']:.1f}x |")
+        lines.append(f"| | | default BERTopic | {d['topics']} | {d['npmi']:+.3f} | {d['diversity']:.2f} | "
+                     f"{d['outlier_share']:.1%} | - | {d['seconds']:.0f} s | |")
+        if "before" in c:
+            p = c["before"]
+            lines.append(f"| | | before this change | {p['topics']} | {p['npmi']:+.3f} | {p['diversity']:.2f} | "
+                         f"{p['outlier_share']:.1%} | - | - | |")
+    lines += ["", f"Targets: NPMI >= default + {t['npmi_margin']} at 4k, diversity >= {t['diversity']}, outliers "
+              f"<= {t['outlier_share']:.0%}, speed-up >= {t['speedup_4k']:.0f}x at 4k and >= {t['speedup_dev']:.0f}x on "
+              f"the whole development corpus, mapped factor = coded factor for >= {t['agreement']:.0%} of mapped topics."]
+    return "\n".join(lines)
+
+
+def topics_examples() -> str:
+    """Before/after of the largest topics on each held-out corpus (words and label)."""
+    b = bench("topics")
+    lines = ["| corpus | before: words (label) | after: words (label) |", "|---|---|---|"]
+    for name, c in b["corpora"].items():
+        for e in c.get("examples", []):
+            before = f"{e['before_words']} ({e['before_label']})"
+            after = f"{e['after_words']} ({e['after_label']}{'; ' + e['after_factor'] if e['after_factor'] else ''})"
+            lines.append(f"| {TOPIC_CORPORA.get(name, name)} | {before} | {after} |")
+    return "\n".join(lines)

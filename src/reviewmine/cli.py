@@ -722,13 +722,13 @@ def topics_command(
     text_col: Annotated[str, typer.Option("--text-col", help="Column with the review text.")] = "text",
     embeddings: Annotated[str, typer.Option("--embeddings", help="static (fast, default) or minilm.")] = "static",
     seed: Annotated[int, typer.Option("--seed", help="Seed for sampling, PCA and k-means.")] = 42,
-    min_topic_size: Annotated[int | None, typer.Option("--min-topic-size", help="Smallest topic (default: 0.4% of the fitted reviews, at least 10).")] = None,
+    min_topic_size: Annotated[int | None, typer.Option("--min-topic-size", help="Smallest topic (default: 0.75% of the fitted reviews, at least 10).")] = None,
     sample_size: Annotated[int, typer.Option("--sample-size", help="Reviews to fit on; the rest are assigned.")] = 15_000,
     app_col: Annotated[str | None, typer.Option("--app-col", help="App column for shares by app (default: app, if present).")] = None,
     time_col: Annotated[str | None, typer.Option("--time-col", help="Time column for topics by month (default: at, if present).")] = None,
     version_col: Annotated[str | None, typer.Option("--version-col", help="App-version column (default: app_version, if present).")] = None,
     codebook: Annotated[Path | None, typer.Option("--codebook", help="Codebook YAML whose factors seed zero-shot topics.")] = None,
-    metrics: Annotated[bool, typer.Option("--metrics", help="Measure NPMI, diversity and outliers on this corpus (DIR/metrics.json).")] = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Measure NPMI, diversity, outliers and mapped-factor agreement on this corpus (DIR/metrics.json).")] = False,
 ) -> None:
     """Fit BERTopic topics (codebook factors as zero-shot topics + new themes) on a CSV."""
     from reviewmine.analyze.topics import topics as run_topics
@@ -752,9 +752,11 @@ def _print_topics(result) -> None:
     )
     if result.metrics:
         m = result.metrics
+        agreement = "n/a" if m["agreement"] is None else f"{m['agreement']:.0%}"
         out.print(f"quality on this corpus: NPMI {m['npmi']}, diversity {m['diversity']}, outliers "
-                  f"{m['outlier_share']:.1%} (top-10 unigrams, stop words and 'app' dropped); {m['seconds']} s "
-                  f"-> {result.out_dir / 'metrics.json'}", markup=False)
+                  f"{m['outlier_share']:.1%} (top-10 unigrams, stop words and 'app' dropped); mapped factor "
+                  f"= coded factor for {m['agreeing_topics']} of {m['mapped_topics']} mapped topics ({agreement}); "
+                  f"{m['seconds']} s -> {result.out_dir / 'metrics.json'}", markup=False)
 
 
 # --------------------------------------------------------------------------- report

@@ -10,7 +10,8 @@ top words (including bigrams) are counted the way they were found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -105,3 +106,28 @@ def topic_quality(topic_words: Sequence[Sequence[str] | str], documents: Sequenc
         "diversity": round(topic_diversity(words), 4) if words else None,
         "outlier_share": round(outliers / len(documents), 4) if len(documents) else None,
     }
+
+
+AGREEMENT_TOP = 2  # a mapped factor agrees when it is among this many most-coded factors
+
+
+def factor_agreement(
+    topic_factor: Mapping[int, str], topic_ids: Sequence[int], review_codes: Sequence[Collection[str]]
+) -> dict:
+    """How often a topic's mapped factor is what the factor coder finds in its reviews.
+
+    A mapped topic agrees when its factor is among the ``AGREEMENT_TOP`` codes the coder
+    assigns most often to the topic's reviews (ties at the cut count as among them);
+    ``agreement`` is the share of mapped topics that agree (``None`` when none is mapped).
+    ``review_codes`` holds the coded factors of each review, aligned with ``topic_ids``.
+    """
+    ids = np.asarray(topic_ids)
+    agree = 0
+    for topic_id, factor in topic_factor.items():
+        counts = Counter(c for i in np.flatnonzero(ids == topic_id) for c in review_codes[i])
+        ranked = counts.most_common()
+        cut = ranked[min(AGREEMENT_TOP, len(ranked)) - 1][1] if ranked else 0
+        agree += bool(counts.get(factor, 0)) and counts[factor] >= cut
+    mapped = len(topic_factor)
+    return {"mapped_topics": mapped, "agreeing_topics": agree,
+            "agreement": round(agree / mapped, 4) if mapped else None}

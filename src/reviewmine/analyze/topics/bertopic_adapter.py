@@ -1,13 +1,14 @@
 """The one place that touches BERTopic's internals.
 
 ``ReviewTopicModel`` and the topic tables read a fitted BERTopic model only through
-``BERTopicAdapter``: its private attributes (``_outliers``, the zero-shot topic index,
-c-TF-IDF's ``_idf_diag``) and the fitted arrays (``topic_embeddings_``, ``c_tf_idf_``,
-``topic_sizes_``) are read here, so a BERTopic upgrade that renames one is fixed here.
+``BERTopicAdapter``: its private attributes (``_outliers``, c-TF-IDF's ``_idf_diag``) and the
+fitted arrays (``topic_embeddings_``, ``c_tf_idf_``, ``topic_sizes_``, ``topic_representations_``)
+are read here, so a BERTopic upgrade that renames one is fixed here.
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,30 @@ import numpy as np
 
 def import_bertopic():
     """``bertopic`` and the three classes we build on, imported lazily (it takes seconds)."""
+    if "bertopic" not in sys.modules:
+        # bertopic imports torch, transformers and sentence-transformers eagerly for backends
+        # and representations we never use, each guarded by `except ModuleNotFoundError`:
+        # about half of a 4,000-review run. Hide them while it imports (unless already
+        # loaded, e.g. by the minilm backend), then let later imports find them again.
+        # scipy.stats first: its import inspects sys.modules["torch"].
+        import scipy.stats  # noqa: F401
+        import sklearn.base  # noqa: F401
+
+        hidden = [name for name in LAZY_HEAVY_MODULES if name not in sys.modules]
+        sys.modules.update(dict.fromkeys(hidden))
+        try:
+            _import_bertopic_quietly()
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, False) is None:
+                    del sys.modules[name]
+    return _import_bertopic_quietly()
+
+
+LAZY_HEAVY_MODULES = ("torch", "transformers", "sentence_transformers")
+
+
+def _import_bertopic_quietly():
     # Importing bertopic silences FutureWarning/UserWarning process-wide; keep the
     # caller's warning filters as they were.
     with warnings.catch_warnings():
@@ -42,18 +67,6 @@ def bertopic_embedder(embedder):
     return ReviewmineEmbedder(embedder)
 
 
-class FitPredictClusterer:
-    """Give BERTopic the ``fit`` + ``labels_`` it reads from a clusterer that only has
-    ``fit_predict`` (any object with ``fit_predict(X) -> labels`` can cluster topics)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    def fit(self, X, y=None) -> FitPredictClusterer:
-        self.labels_ = np.asarray(self.inner.fit_predict(X))
-        return self
-
-
 class BERTopicAdapter:
     """A fitted ``bertopic.BERTopic`` seen through the few operations reviewmine needs."""
 
@@ -65,34 +78,24 @@ class BERTopicAdapter:
         cls,
         docs: list[str],
         vectors: np.ndarray,
+        labels: np.ndarray,
         *,
         embedder,
-        reducer,
-        clusterer,
         vectorizer,
         bm25: bool,
-        mmr_diversity: float | None,
-        zeroshot_topics: list[str] | None,
-        zeroshot_threshold: float,
-    ) -> BERTopicAdapter:
-        """Fit BERTopic on ``docs`` and their centred ``vectors`` with our components."""
+    ) -> tuple[BERTopicAdapter, dict[int, int]]:
+        """Fit BERTopic on ``docs``, their centred ``vectors`` and the topic ``labels`` we chose
+        (BERTopic's manual mode: no reduction or clustering of its own); returns the adapter and
+        our label -> BERTopic's topic id (BERTopic renumbers topics by size)."""
         bertopic, _, BaseCluster, ClassTfidfTransformer = import_bertopic()
-        representation = None
-        if mmr_diversity is not None:
-            from bertopic.representation import MaximalMarginalRelevance
+        from bertopic.dimensionality import BaseDimensionalityReduction
 
-            representation = MaximalMarginalRelevance(diversity=mmr_diversity, top_n_words=10)
-        if not hasattr(clusterer, "fit") and hasattr(clusterer, "fit_predict"):
-            clusterer = FitPredictClusterer(clusterer)
         model = bertopic.BERTopic(
             embedding_model=bertopic_embedder(embedder),
-            umap_model=reducer,
-            hdbscan_model=clusterer,
+            umap_model=BaseDimensionalityReduction(),
+            hdbscan_model=BaseCluster(),
             vectorizer_model=vectorizer,
             ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True, bm25_weighting=bm25),
-            representation_model=representation,
-            zeroshot_topic_list=zeroshot_topics,
-            zeroshot_min_similarity=zeroshot_threshold,
             calculate_probabilities=False,
             top_n_words=10,
         )
@@ -100,14 +103,19 @@ class BERTopicAdapter:
         # A vocabulary term that ends up in no topic document gets idf = log(x / 0) = inf in
         # BERTopic's c-TF-IDF, which turns a new review's vector into NaN; give it no weight.
         with np.errstate(divide="ignore"):
-            model.fit(docs, vectors.copy())
+            model.fit(docs, vectors.copy(), y=np.asarray(labels))
         idf = model.ctfidf_model._idf_diag
         idf.data[~np.isfinite(idf.data)] = 0.0
         # Assign by similarity to topic embeddings from now on, exactly as a model
         # reloaded from safetensors does, so saved and in-memory models agree.
-        model.hdbscan_model = BaseCluster()
         model.umap_model = None
-        return cls(model)
+        topic_of = dict(zip(np.asarray(labels).tolist(), np.asarray(model.topics_).tolist(), strict=True))
+        return cls(model), {int(k): int(v) for k, v in topic_of.items()}
+
+    def set_topic_words(self, words: dict[int, list[tuple[str, float]]]) -> None:
+        """Replace BERTopic's topic representations (saved with the model) by ours."""
+        for topic_id, pairs in words.items():
+            self.model.topic_representations_[topic_id] = list(pairs) or [("", 0.0)]
 
     # -- reading the fitted model ----------------------------------------------------------
     @property
@@ -119,10 +127,6 @@ class BERTopicAdapter:
         """BERTopic's topic embeddings, outlier row included (the array itself where the dtype
         matches, so in-place changes reach the model, as they always have)."""
         return np.asarray(self.model.topic_embeddings_, dtype=dtype)
-
-    def zeroshot_topics(self) -> dict[int, int]:
-        """Topic id -> index of the zero-shot description it came from."""
-        return dict(getattr(self.model, "_topic_id_to_zeroshot_topic_idx", {}) or {})
 
     def topic_ids(self) -> list[int]:
         """Every topic id, -1 included when there are outliers, in order."""

@@ -44,13 +44,20 @@ class TopicsResult:
 
 
 def _measure(table: pd.DataFrame, texts: list[str], ids, started: float, out_dir: Path) -> dict:
-    """``topic_quality`` of the fitted topics on their own corpus, with the run's seconds,
-    written to ``out_dir/metrics.json``."""
-    from reviewmine.analyze.topic_metrics import topic_quality
+    """``topic_quality`` of the fitted topics on their own corpus and the agreement of their
+    mapped factors with the factor coder's codes of their reviews, with the run's seconds
+    (before measuring), written to ``out_dir/metrics.json``."""
+    from reviewmine.analyze.coding import text_batches
+    from reviewmine.analyze.factors import FactorCoder, code_batches
+    from reviewmine.analyze.topic_metrics import factor_agreement, topic_quality
 
+    seconds = round(time.perf_counter() - started, 1)
     found = table[table["topic_id"] != -1]
     quality = topic_quality(found["words"].tolist(), texts, outliers=int((np.asarray(ids) == -1).sum()))
-    quality["seconds"] = round(time.perf_counter() - started, 1)
+    codes = [{h.code for h in r.codes} for batch in code_batches(FactorCoder(), text_batches(texts)) for r in batch]
+    mapped = {int(t): f for t, f in zip(found["topic_id"], found["factor"], strict=True) if f}
+    quality.update(factor_agreement(mapped, ids, codes))
+    quality["seconds"] = seconds
     with write_atomic(out_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(quality, indent=2) + "\n")
     return quality
@@ -127,7 +134,7 @@ def topics(
         embeddings=embeddings, seed=seed, min_topic_size=min_topic_size,
         sample_size=sample_size, codebook=codebook,
     )
-    ids = model.fit_transform(texts)
+    ids = model.fit(texts, names=frame[app_col].unique() if app_col else ()).transform(texts)
     table = model.topic_table(ids)
     factor_of = dict(zip(table.topic_id, table.factor, strict=True))
     assignments = pd.DataFrame(

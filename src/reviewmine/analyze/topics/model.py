@@ -1,18 +1,23 @@
 """Topic modelling of reviews with BERTopic: fast on a CPU, mapped to engagement factors.
 
-The pipeline is BERTopic with swapped parts chosen by measurement on 42k real reviews
-(``benchmarks/bench_topics.py``; figures in ``docs/topics.md``):
+The pipeline is BERTopic with swapped parts, its settings developed on reviews of Calm,
+Replika and Woebot and measured on held-out apps (``benchmarks/bench_topics.py``; figures in
+``docs/topics.md``):
 
 - embeddings: static Model2Vec vectors distilled from the shipped all-MiniLM-L6-v2
   (``--embeddings minilm`` for the full transformer), cached by text hash;
-- the codebook's factors as zero-shot topics (one description per code built from its
-  label, description and examples; similarity threshold calibrated on hand-coded reviews);
+- codebook topics: a review joins the topic of a code only when it truly matches it (the
+  code's description is its most similar, at the calibrated threshold, and the code's cues
+  occur in it); a code with fewer than ``min_topic_size`` such reviews gets no topic;
 - free discovery of the rest: PCA (deterministic) + k-means whose number of clusters
   follows the corpus size, with clusters smaller than ``min_topic_size`` merged into their
   nearest neighbour, instead of UMAP + HDBSCAN, which on static embeddings were 50x
-  slower and collapsed into 2 topics;
-- words: c-TF-IDF over a vocabulary of unigrams and bigrams that occur in at least
-  ``min_df`` reviews, without English stop words and app-review filler ("app", "great");
+  slower and collapsed into 2 topics; BERTopic is given the resulting labels (manual mode);
+- words (``words.TopicWords``): terms in ``min_df``+ reviews (scaled to the corpus), c-TF-IDF
+  over review counts with frequent-word reduction, phrases only when they recur, variants
+  merged, names left out, MMR; labels from the topic's own terms;
+- factors: a codebook topic is its code's; a discovered topic is mapped to the code whose
+  cues occur in ``map_share``+ of its reviews when that code is clear, else it is emerging;
 - outliers: reviews with fewer than ``min_content_words`` content words ("Great app!")
   are topic -1, then reassigned with BERTopic's c-TF-IDF strategy when a word ties them
   to a topic (similarity >= ``outlier_threshold``);
@@ -31,6 +36,7 @@ import hashlib
 import inspect
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -43,10 +49,12 @@ from sklearn.utils.validation import check_is_fitted
 from reviewmine.analyze.codebook import Codebook, load_codebook
 from reviewmine.analyze.embeddings import BACKENDS, get_embedder
 from reviewmine.analyze.topics.bertopic_adapter import BERTopicAdapter
+from reviewmine.analyze.topics.words import TopicWords, topic_label
 from reviewmine.errors import InputError, ReviewmineError, check_range, check_seed
 from reviewmine.io import write_atomic
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: our own topic words, cue-checked codebook topics and mapping
+MAP_SHARE = 0.4  # share of a discovered topic's reviews with one code's cues that maps it
 DEFAULT_SAMPLE_SIZE = 15_000
 MIN_REVIEWS = 20  # fewest reviews with content words that topic modelling accepts
 DEFAULT_BATCH_SIZE = 50_000
@@ -65,6 +73,8 @@ FILLER_WORDS = frozenset(
     things make makes made get gets got getting would could also even much many ok okay
     im ive id ill dont doesnt didnt cant isnt wont wasnt arent havent hasnt wouldnt couldnt
     shouldnt youre theyre thats theres whats lets u ur pls please lol star stars
+    hes shes youve weve theyve youll yes does doing did done actually going gonna want
+    wanted wants know say said tell try tried
     """.split()
 )
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
@@ -94,8 +104,9 @@ def corpus_hash(texts: Iterable[str]) -> str:
 
 
 def default_min_topic_size(n_docs: int) -> int:
-    """Minimum topic size that grows with the corpus: 0.4% of the fitted reviews, at least 10."""
-    return max(10, round(0.004 * n_docs))
+    """Minimum topic size that grows with the corpus: 0.75% of the fitted reviews, at least 10
+    (30 of 4,000; larger topics have words frequent enough to be read and to co-occur)."""
+    return max(10, round(0.0075 * n_docs))
 
 
 def check_options(
@@ -223,13 +234,13 @@ class ReviewTopicModel(BaseEstimator):
         codebook: Codebook | str | Path | None = None,
         zeroshot: bool = True,
         zeroshot_threshold: float | None = None,
-        map_threshold: float | None = None,
+        map_share: float = MAP_SHARE,
         n_components: int | None = 10,
         max_topics: int = 40,
         min_df: int | None = None,
         min_content_words: int = 2,
         outlier_threshold: float = 0.1,
-        mmr_diversity: float | None = None,
+        mmr_diversity: float = 0.3,
         bm25: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
         reducer: object | None = None,
@@ -242,7 +253,7 @@ class ReviewTopicModel(BaseEstimator):
         self.codebook = codebook
         self.zeroshot = zeroshot
         self.zeroshot_threshold = zeroshot_threshold
-        self.map_threshold = map_threshold
+        self.map_share = map_share
         self.n_components = n_components
         self.max_topics = max_topics
         self.min_df = min_df
@@ -298,35 +309,88 @@ class ReviewTopicModel(BaseEstimator):
         )
 
     # -- fit -----------------------------------------------------------------------
-    def fit(self, texts: Sequence[str], y=None) -> ReviewTopicModel:
-        """Learn topics from ``texts`` (a seeded sample of at most ``sample_size`` of them)."""
+    def fit(self, texts: Sequence[str], y=None, names: Sequence[str] = ()) -> ReviewTopicModel:
+        """Learn topics from ``texts`` (a seeded sample of at most ``sample_size`` of them).
+
+        ``names`` (e.g. the apps reviewed) are never topic words, besides the names found
+        by capitalisation (``words.name_words``).
+        """
         check_options(self.embeddings, self.seed, self.min_topic_size, self.sample_size)
         texts = [str(t) for t in texts]
         docs, docs_clean = self._fit_sample(texts)
-        self._fit_vocabulary(docs_clean)
         self.mean_vector_ = self._embedder().encode(docs).mean(axis=0)
         embedder = CentredEmbedder(self._embedder(), self.mean_vector_)
         vectors = embedder.encode(docs)
         codebook = self._codebook()
-        code_texts = zeroshot_descriptions(codebook)
+        code_vectors = embedder.encode(zeroshot_descriptions(codebook))
         self._fit_thresholds()
-        self.model_ = BERTopicAdapter.fit(
-            docs,
-            vectors,
-            embedder=embedder,
-            reducer=self._reducer(vectors.shape[1]),
-            clusterer=self._clusterer(),
-            vectorizer=self.vectorizer(self.vocabulary_),
+        cue_codes = self._cue_codes(docs, codebook)
+        labels, zeroshot_codes = self._fit_labels(vectors, code_vectors, cue_codes, codebook)
+        words = TopicWords(
+            stop_words=stop_words(), min_df=self.min_df, mmr_diversity=self.mmr_diversity,
+            excluded=[w for name in names for w in re.findall(r"[A-Za-z]+", str(name)) if len(w) > 2],
+            word_vectors=lambda terms: self._embedder().encode(terms),
+        ).fit(docs, labels)
+        self.min_df_ = words.min_df_
+        self.vocabulary_ = self._fit_vocabulary(docs_clean)
+        adapter, topic_of = BERTopicAdapter.fit(
+            docs, vectors, labels, embedder=embedder, vectorizer=self.vectorizer(self.vocabulary_),
             bm25=self.bm25,
-            mmr_diversity=self.mmr_diversity,
-            zeroshot_topics=code_texts if self.zeroshot else None,
-            zeroshot_threshold=self.zeroshot_threshold_,
-        ).model
-        self._map_topics(codebook, embedder.encode(code_texts))
+        )
+        self.model_ = adapter.model
+        adapter.set_topic_words(
+            {topic_of[k]: list(zip(words.topic_terms[k], words.topic_scores[k], strict=True)) for k in topic_of}
+        )
+        members = {topic_of[k]: np.flatnonzero(labels == k) for k in topic_of}
+        zeroshot = {topic_of[k]: code for k, code in zeroshot_codes.items()}
+        self._map_topics(codebook, code_vectors, members, cue_codes, zeroshot)
         self.codebook_ids_ = codebook.ids
         self.corpus_hash_ = corpus_hash(texts)
         self.n_texts_ = len(texts)
         return self
+
+    def _cue_codes(self, docs: list[str], codebook: Codebook) -> list[set[str]]:
+        """The codes whose cues (the factor coder's first stage) occur in each review."""
+        from reviewmine.analyze.factors import CueMatcher
+
+        matcher = CueMatcher(codebook)
+        with matcher.time_limit():
+            return [set(matcher.match_sentences([d])[0]) for d in docs]
+
+    def _fit_labels(
+        self, vectors: np.ndarray, code_vectors: np.ndarray, cue_codes: list[set[str]], codebook: Codebook
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Topic label of each sampled review and the codebook topics among the labels.
+
+        A review joins a codebook topic only when it truly matches the code: the code's
+        description is its most similar (at least the zero-shot threshold) AND the code's
+        cues occur in it; a code with fewer than ``min_topic_size`` such reviews gets no
+        topic. The other reviews are reduced and clustered (free discovery).
+        """
+        labels = np.full(len(vectors), -1, dtype=np.int64)
+        zeroshot: dict[int, str] = {}
+        if self.zeroshot:
+            sims = vectors @ code_vectors.T
+            best = np.argmax(sims, axis=1)
+            match = np.array(
+                [sims[i, b] >= self.zeroshot_threshold_ and codebook.codes[b].id in cue_codes[i]
+                 for i, b in enumerate(best)], dtype=bool,
+            )
+            for b in range(len(codebook.codes)):
+                chosen = match & (best == b)
+                if chosen.sum() >= self.min_topic_size_:
+                    zeroshot[len(zeroshot)] = codebook.codes[b].id
+                    labels[chosen] = len(zeroshot) - 1
+        rest = np.flatnonzero(labels == -1)
+        if len(rest) >= max(2, self.min_topic_size_):
+            reduced = self._reducer(vectors.shape[1], len(rest)).fit_transform(vectors[rest])
+            found = np.asarray(self._clusterer().fit_predict(reduced))
+            _, found = np.unique(found, return_inverse=True)
+            labels[rest] = len(zeroshot) + found
+        elif len(rest):  # too few left to cluster: each joins its most similar codebook topic
+            centres = np.vstack([vectors[labels == k].mean(axis=0) for k in zeroshot])
+            labels[rest] = np.argmax(vectors[rest] @ centres.T, axis=1)
+        return labels, zeroshot
 
     def _fit_sample(self, texts: list[str]) -> tuple[list[str], list[str]]:
         """The seeded sample to fit on (texts and their cleaned words), among the texts with
@@ -344,17 +408,16 @@ class ReviewTopicModel(BaseEstimator):
         n = len(informative)
         self.fit_size_ = n
         self.min_topic_size_ = self.min_topic_size or default_min_topic_size(n)
-        self.min_df_ = self.min_df or max(2, round(0.0005 * n))
         return [texts[i] for i in informative], [cleaned[i] for i in informative]
 
-    def _fit_vocabulary(self, docs_clean: list[str]) -> None:
-        """Words that occur in ``min_df_``+ of the sampled reviews: ``vocabulary_``."""
+    def _fit_vocabulary(self, docs_clean: list[str]) -> list[str]:
+        """Terms in ``min_df_``+ of the sampled reviews, for c-TF-IDF outlier reduction."""
         vocab_counter = self.vectorizer()
         try:
             vocab_counter.fit(docs_clean)
         except ValueError as exc:
             raise InputError(f"no words occur in {self.min_df_}+ reviews; lower min_df") from exc
-        self.vocabulary_ = sorted(vocab_counter.vocabulary_)
+        return sorted(vocab_counter.vocabulary_)
 
     def _fit_thresholds(self) -> None:
         """Zero-shot and factor-mapping thresholds: given, or calibrated for the backend."""
@@ -367,17 +430,14 @@ class ReviewTopicModel(BaseEstimator):
                 )
             zs_threshold = ZEROSHOT_THRESHOLDS[name]
         self.zeroshot_threshold_ = float(zs_threshold)
-        self.map_threshold_ = float(
-            self.map_threshold if self.map_threshold is not None else zs_threshold
-        )
 
-    def _reducer(self, dims: int):
+    def _reducer(self, dims: int, n_docs: int):
         """The given reducer, or a seeded PCA to ``n_components`` dimensions."""
         if self.reducer is not None:
             return self.reducer
         from sklearn.decomposition import PCA
 
-        n_components = min(self.n_components or dims, dims, self.fit_size_ - 1)
+        n_components = min(self.n_components or dims, dims, n_docs - 1)
         return PCA(n_components=n_components, random_state=self.seed)
 
     def _clusterer(self):
@@ -386,30 +446,42 @@ class ReviewTopicModel(BaseEstimator):
             return self.clusterer
         return SizedKMeans(self.min_topic_size_, max_topics=self.max_topics, random_state=self.seed)
 
-    def _map_topics(self, codebook: Codebook, code_vectors: np.ndarray) -> None:
-        """Map each topic to a factor: its zero-shot code, or the most similar code above the
-        threshold; otherwise it is an emerging theme."""
-        bertopic = self._bertopic()
-        zeroshot_idx = bertopic.zeroshot_topics()
-        topic_vectors = bertopic.topic_embeddings(np.float32)
+    def _map_topics(
+        self,
+        codebook: Codebook,
+        code_vectors: np.ndarray,
+        members: dict[int, np.ndarray],
+        cue_codes: list[set[str]],
+        zeroshot: dict[int, str],
+    ) -> None:
+        """Map each topic to a factor: a codebook topic to its code; a discovered topic to the
+        code whose cues occur in at least ``map_share`` of its reviews when that code is clear
+        (twice as frequent as the runner-up); otherwise it is an emerging theme.
+        ``topic_similarity_`` is the cosine of the topic centre to its factor's description
+        (to the most similar one for an emerging theme)."""
+        topic_vectors = self._bertopic().topic_embeddings(np.float32)
         topic_vectors /= np.linalg.norm(topic_vectors, axis=1, keepdims=True) + 1e-12
-        offset = bertopic.outlier_offset
+        offset = self._bertopic().outlier_offset
+        index = {code: i for i, code in enumerate(codebook.ids)}
         self.topic_factor_: dict[int, str | None] = {}
         self.topic_similarity_: dict[int, float] = {}
         self.topic_is_zeroshot_: dict[int, bool] = {}
-        for topic_id in bertopic.topic_ids():
-            if topic_id == -1:
-                continue
+        for topic_id in sorted(members):
             sims = code_vectors @ topic_vectors[topic_id + offset]
-            best = int(np.argmax(sims))
-            if topic_id in zeroshot_idx:
-                best = int(zeroshot_idx[topic_id])
-                factor: str | None = codebook.codes[best].id
-            else:
-                factor = codebook.codes[best].id if sims[best] >= self.map_threshold_ else None
+            factor = zeroshot.get(topic_id) or self._cue_factor([cue_codes[i] for i in members[topic_id]])
             self.topic_factor_[topic_id] = factor
-            self.topic_similarity_[topic_id] = float(sims[best])
-            self.topic_is_zeroshot_[topic_id] = topic_id in zeroshot_idx
+            self.topic_similarity_[topic_id] = float(sims[index[factor]] if factor else sims.max())
+            self.topic_is_zeroshot_[topic_id] = topic_id in zeroshot
+
+    def _cue_factor(self, cue_codes: list[set[str]]) -> str | None:
+        """The code whose cues occur in ``map_share``+ of the reviews and in at least twice as
+        many as any other code's, else ``None``."""
+        counts = Counter(code for codes in cue_codes for code in codes).most_common(2)
+        if not counts:
+            return None
+        code, n = counts[0]
+        runner_up = counts[1][1] if len(counts) > 1 else 0
+        return code if n >= self.map_share * len(cue_codes) and n >= 2 * runner_up else None
 
     # -- transform -----------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -472,15 +544,12 @@ class ReviewTopicModel(BaseEstimator):
         return [w for w, _ in words if w][:n]
 
     def topic_label(self, topic_id: int) -> str:
-        """Readable label: the factor label for zero-shot topics, else the top words."""
+        """Readable label from the topic's own most representative terms (never a factor name:
+        the table's ``factor_label`` says which factor a topic is mapped to)."""
         self._check_fitted()
         if topic_id == -1:
             return "(too short to say)"
-        words = self.topic_words(topic_id, 4)
-        if self.topic_is_zeroshot_.get(topic_id):
-            codebook = self._codebook()
-            return f"{codebook[self.topic_factor_[topic_id]].label}: {', '.join(words[:3])}"
-        return ", ".join(words) or f"topic {topic_id}"
+        return topic_label(self.topic_words(topic_id)) or f"topic {topic_id}"
 
     def topic_table(self, topic_ids: Sequence[int] | None = None) -> pd.DataFrame:
         """One row per topic (outliers -1 first): size, top-10 words, label, factor mapping.
@@ -536,7 +605,6 @@ class ReviewTopicModel(BaseEstimator):
                 "min_topic_size": self.min_topic_size_,
                 "min_df": self.min_df_,
                 "zeroshot_threshold": self.zeroshot_threshold_,
-                "map_threshold": self.map_threshold_,
                 "fit_size": self.fit_size_,
                 "n_texts": self.n_texts_,
                 "corpus_sha256": self.corpus_hash_,
@@ -581,6 +649,11 @@ class ReviewTopicModel(BaseEstimator):
         if not manifest_path.is_file() or not (path / "bertopic").is_dir():
             raise InputError(f"{path}: not a saved topic model (manifest.json or bertopic/ missing)")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("model_version") != MODEL_VERSION:
+            raise InputError(
+                f"{path}: topic model version {manifest.get('model_version')}, this reviewmine reads "
+                f"version {MODEL_VERSION}; refit it with `reviewmine topics`"
+            )
         params = manifest["params"]
         if embeddings is not None:
             params["embeddings"] = embeddings
@@ -594,7 +667,6 @@ class ReviewTopicModel(BaseEstimator):
         self.min_topic_size_ = fitted["min_topic_size"]
         self.min_df_ = fitted["min_df"]
         self.zeroshot_threshold_ = fitted["zeroshot_threshold"]
-        self.map_threshold_ = fitted["map_threshold"]
         self.fit_size_ = fitted["fit_size"]
         self.n_texts_ = fitted["n_texts"]
         self.corpus_hash_ = fitted["corpus_sha256"]
