@@ -350,13 +350,16 @@ def fit_tier(
     }
 
 
-def train_tier(df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED) -> dict:
-    """Fit the tier (``fit_tier``), export encoder and head to ONNX with int8 weights, check
-    its decisions against the fp32 export's on validation reviews, and write the tier's
-    files to ``out``."""
+def train_tier(
+    df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED, encoder_dir: Path | None = None,
+    encoder_trained: str = "frozen (the head is trained on its mean-pooled embeddings)",
+) -> dict:
+    """Fit the tier (``fit_tier``), export encoder (``encoder_dir``, default MiniLM as shipped)
+    and head to ONNX with int8 weights, check its decisions against the fp32 export's on
+    validation reviews, and write the tier's files to ``out``."""
     torch = _torch()
     started = time.monotonic()
-    encoder_dir = minilm_dir()
+    encoder_dir = encoder_dir or minilm_dir()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         fit = fit_tier(df, x, tmp / "fast", seed=seed)
@@ -398,7 +401,7 @@ def train_tier(df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED) -> 
         shutil.copy(tmp / "tokenizer.json", out / ACCURATE_TOKENIZER)
     return {
         "encoder": ENCODER_NAME,
-        "encoder_trained": "frozen (the head is trained on its mean-pooled embeddings)",
+        "encoder_trained": encoder_trained,
         "head": {"scheme": scheme, "hidden_units": fit["hidden"]},
         "labels": labels,
         "thresholds": thresholds,
@@ -417,15 +420,56 @@ def train_tier(df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED) -> 
     }
 
 
-def train_model(training_csv: Path, dev_csv: Path, out: Path, cache: Path | None = None) -> dict:
+def train_model(
+    training_csv: Path, dev_csv: Path, out: Path, cache: Path | None = None, finetune: bool = False
+) -> dict:
     started = time.monotonic()
     df = load_training_set(training_csv, dev_csv)
-    print(f"{len(df):,} coded reviews; embedding them", flush=True)
-    meta = train_tier(df, embeddings(df, MAX_LENGTH, cache), out)
+    if not finetune:
+        print(f"{len(df):,} coded reviews; embedding them", flush=True)
+        meta = train_tier(df, embeddings(df, MAX_LENGTH, cache), out)
+    else:
+        print(f"{len(df):,} coded reviews; fine-tuning the encoder on the training split", flush=True)
+        meta = finetuned_tier(df, out)
     meta["training_data_sha256"] = sha256(training_csv)
     meta["training_file"] = str(training_csv)
     meta["minutes"] = round((time.monotonic() - started) / 60, 1)
     (out / ACCURATE_META).write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def _frozen_states(df: pd.DataFrame) -> list[np.ndarray]:
+    from training.finetune import frozen_states
+
+    return frozen_states(minilm_dir(), full_texts(df["text"], df["title"]), MAX_LENGTH)
+
+
+def _tuned_embeddings(
+    df: pd.DataFrame, keep: np.ndarray, states: list[np.ndarray] | None, out_dir: Path | None = None, seed: int = SEED
+) -> tuple[np.ndarray, dict]:
+    """Embeddings of every review of ``df`` from an encoder fine-tuned on the training split
+    ``fit_tier`` makes of the ``keep`` rows (its validation split and the other rows unseen),
+    the encoder saved to ``out_dir`` when given, and how it was trained."""
+    from training.finetune import finetune
+
+    rows = np.flatnonzero(keep)
+    is_val = np.random.default_rng(seed).random(len(rows)) < VALIDATION
+    parsed = [parse_codes(c) for c in df["codes"]]
+    labels = [c for c in load_codebook().ids if sum(c in parsed[i] for i in rows[~is_val]) >= MIN_EXAMPLES]
+    return finetune(minilm_dir(), full_texts(df["text"], df["title"]), _targets(parsed, labels), rows[~is_val],
+                    out_dir, MAX_LENGTH, seed, states=states)
+
+
+def finetuned_tier(df: pd.DataFrame, out: Path, seed: int = SEED) -> dict:
+    """The tier on an encoder whose top layers are fine-tuned on the training split (the
+    validation split ``fit_tier`` holds out is never seen by the fine-tuning)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tuned = Path(tmp) / "encoder"
+        x, how = _tuned_embeddings(df, np.ones(len(df), dtype=bool), None, tuned, seed)
+        described = (f"{how['trained_layers']} fine-tuned for {how['epochs']} epochs on the training split "
+                     f"(presence + polarity per code), then the head is trained on its mean-pooled embeddings")
+        meta = train_tier(df, x, out, seed, encoder_dir=tuned, encoder_trained=described)
+    meta["fine_tuning"] = how
     return meta
 
 
@@ -449,29 +493,34 @@ def record_accuracy(gold: Path, out: Path) -> dict:
 
 def cross_app(
     training_csv: Path, dev_csv: Path, models_dir: Path, cache: Path | None = None, blend: bool = True,
-    min_reviews: int = 100,
+    min_reviews: int = 100, finetune: bool = False, apps: list[str] | None = None,
 ) -> dict:
     """Leave one app out: the head (with the shape the shipped tier chose), thresholds, and
     with ``blend`` the blend weight and the fast coder of the blend retrained without the app,
     then the app's reviews coded from their embeddings as ``AccurateCoder`` codes them.
     Without ``blend`` (the encoder's head alone) it takes minutes instead of an hour here: the
-    fast coder's training dominates."""
+    fast coder's training dominates. ``finetune``: the encoder's top layers are fine-tuned
+    again without the app, as ``model --finetune`` does (``apps``: only these apps)."""
     from reviewmine.evaluate import compare
 
     shipped = json.loads((models_dir / ACCURATE_META).read_text())
     head_shape = (shipped["head"]["scheme"], shipped["head"]["hidden_units"])
     df = load_training_set(training_csv, dev_csv)
-    x = embeddings(df, MAX_LENGTH, cache)
+    x = None if finetune else embeddings(df, MAX_LENGTH, cache)
+    states = _frozen_states(df) if finetune else None
     codebook = load_codebook()
     results = {
         "training_data_sha256": sha256(training_csv), "head": shipped["head"], "blend": blend,
-        "shipped_ensemble_weight": shipped["ensemble_weight"], "apps": {},
+        "shipped_ensemble_weight": shipped["ensemble_weight"], "encoder_fine_tuned_per_app": finetune,
+        "apps": {},
     }
     for app, n in df["app_name"].value_counts().items():
-        if n < min_reviews:
+        if n < min_reviews or (apps and app not in apps):
             continue
         started = time.monotonic()
         keep = (df["app_name"] != app).to_numpy()
+        if finetune:
+            x, _ = _tuned_embeddings(df, keep, states)
         with tempfile.TemporaryDirectory() as tmp:
             fast_dir = Path(tmp) / "fast" if blend else None
             fit = fit_tier(df[keep].reset_index(drop=True), x[keep], fast_dir, heads=(head_shape,))
@@ -581,6 +630,10 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--dev", type=Path, required=True)
     for p in (m, x):
         p.add_argument("--cache", type=Path, help="folder to keep the frozen embeddings in between runs")
+    m.add_argument("--finetune", action="store_true",
+                   help="fine-tune the encoder's top layers first (about an hour on 2 cores) instead of keeping it frozen")
+    x.add_argument("--finetune", action="store_true", help="fine-tune the encoder's top layers again per app")
+    x.add_argument("--apps", nargs="+", help="only these apps (default: every app with >= 100 coded reviews)")
     x.add_argument("--no-blend", dest="blend", action="store_false",
                    help="the encoder's head alone (no fast coder to retrain per app: minutes, not an hour)")
     a = sub.add_parser("accuracy", help="measure the shipped accurate tier on hand-coded reviews")
@@ -591,11 +644,12 @@ def main(argv: list[str] | None = None) -> None:
     out = args.models_dir
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.what == "model":
-        print(json.dumps(train_model(args.training, args.dev, out, args.cache), indent=2))
+        print(json.dumps(train_model(args.training, args.dev, out, args.cache, args.finetune), indent=2))
     elif args.what == "accuracy":
         print(json.dumps(record_accuracy(args.gold, out)["summary"], indent=2))
     elif args.what == "crossapp":
-        results = cross_app(args.training, args.dev, out, args.cache, args.blend)
+        results = cross_app(args.training, args.dev, out, args.cache, args.blend, finetune=args.finetune,
+                            apps=args.apps)
         (out / ACCURATE_CROSSAPP).write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps({a: r["micro_f1"] for a, r in results["apps"].items()}, indent=2))
     else:
