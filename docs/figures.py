@@ -453,6 +453,16 @@ def accurate_encoders() -> dict:
     return _json(MODELS / "coder_accurate_encoders.json")
 
 
+def _crossapp_caveat(cross: dict) -> str:
+    """What the accurate tier's leave-one-app-out figure is of, when it is not the shipped recipe."""
+    parts = []
+    if not cross["blend"]:
+        parts.append("encoder head alone")
+    if accurate_meta().get("fine_tuning") and not cross.get("encoder_fine_tuned_per_app"):
+        parts.append("frozen encoder, not the shipped fine-tuned one")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def tiers_table() -> str:
     """Both coding tiers side by side: gold set, unseen apps, speed."""
     fast, acc = accuracy()["summary"], accurate_accuracy()["summary"]
@@ -465,7 +475,7 @@ def tiers_table() -> str:
          f"{acc['macro_f1_support_ge_5']:.3f}"),
         ("polarity accuracy on codes both found", f"{fast['polarity_accuracy']:.3f}", f"{acc['polarity_accuracy']:.3f}"),
         ("leave-one-app-out micro-F1, mean of the apps (training coders)", f"{sum(fast_cross) / len(fast_cross):.3f}",
-         f"{acc_cross['mean_micro_f1']:.3f}" + ("" if acc_cross["blend"] else " (encoder head alone)")),
+         f"{acc_cross['mean_micro_f1']:.3f}" + _crossapp_caveat(acc_cross)),
         (f"reviews/s, `reviewmine code`, start-up included, {acc_speed['machine']['cores']} cores",
          span(fast_speed["summary"], "code_per_s"), span(acc_speed["summary"], "code_per_s")),
     ]
@@ -485,6 +495,19 @@ def tiers_table() -> str:
     return "\n".join(lines)
 
 
+def _encoder_training(m: dict) -> str:
+    ft = m.get("fine_tuning")
+    if not ft:
+        return ("The encoder itself is not fine-tuned (`python -m training.train_accurate model --finetune` "
+                "fine-tunes its top layers).")
+    return (
+        f"The encoder's {ft['trained_layers']} layers were fine-tuned first, {ft['epochs']} epochs on the "
+        f"{ft['training_reviews']:,} reviews of the training split (presence and polarity per code, batches of "
+        f"{ft['batch']}, learning rate {ft['lr_layers']:g}; the lower layers' output computed once and kept, so "
+        f"an epoch took minutes on 2 cores: {ft['minutes']:g} minutes in all)."
+    )
+
+
 def accurate_method() -> str:
     m = accurate_meta()
     head = m["head"]
@@ -495,9 +518,8 @@ def accurate_method() -> str:
         f"The accurate tier runs {m['encoder']} as an int8-weight ONNX model ({m['model_mb']} MB, onnxruntime on "
         f"the CPU, the first {m['max_length']} tokens of title and text) with a head trained on its mean-pooled "
         f"embedding: {shape}, {scheme}, for the {len(m['labels'])} codes with at least 10 training examples "
-        f"(the others are left to the cues, as in the fast tier). The encoder itself is not fine-tuned: on this "
-        f"project's shared 2-core machine a fine-tuning step took about 10 s, so three epochs would take over an "
-        f"hour and a half; the head, the per-code thresholds and the weight of the encoder in the blend with the "
+        f"(the others are left to the cues, as in the fast tier). {_encoder_training(m)} The head, the per-code "
+        f"thresholds and the weight of the encoder in the blend with the "
         f"fast coder's probability ({m['ensemble_weight']:g}) were chosen on a validation split of the training set "
         f"({m['validation_reviews']:,} of its reviews; the head and the fast coder of the blend trained on the other "
         f"{m['training_reviews']:,}), never on `gold_dev.csv`. Evidence sentences come from the fast tier's sentence "

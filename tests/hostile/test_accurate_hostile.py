@@ -48,7 +48,7 @@ def _one_line_naming(result, path) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert str(path) in lines[0].replace("\n", "")
-    assert "python -m training.train_accurate model" in lines[0]
+    assert "python -m training.train_accurate model --finetune" in lines[0]
 
 
 @pytest.mark.parametrize("name", [ACCURATE_MODEL, ACCURATE_META, ACCURATE_TOKENIZER])

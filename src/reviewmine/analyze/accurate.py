@@ -48,7 +48,7 @@ ACCURATE_ACCURACY = "coder_accurate_accuracy.json"
 ACCURATE_CROSSAPP = "coder_accurate_crossapp.json"
 ACCURATE_ENCODERS = "coder_accurate_encoders.json"
 REBUILD = (
-    "python -m training.train_accurate model --training data/training/coded_reviews.csv "
+    "python -m training.train_accurate model --finetune --training data/training/coded_reviews.csv "
     "--dev reviews_dev.csv --models-dir src/reviewmine/analyze/models"
 )
 ENCODER_BATCH = 32  # reviews per encoder call, grouped by token length
