@@ -153,6 +153,7 @@ def test_the_report_quotes_the_measured_accuracy_of_the_tier_that_coded():
         assert f"the {tier} tier's codes" in quoted["accuracy_text"]
         assert "AI research assistants" in quoted["accuracy_text"]
         assert quoted["coder_errors"] == (tier == "fast")
+        assert quoted["coder_tier"] == tier  # the methods say which tier's error is unmeasured
     # The fast tier's method string under the accurate tier's name describes neither.
     assert not shipped_coder_used({**tiers["accurate"], "coder_method": "cues+model"})
     # Its share intervals take no error measured of another coder (its encoder without the blend).

@@ -311,7 +311,7 @@ def _accuracy(analyze_summary: dict) -> dict:
     from reviewmine.analyze.prevalence import shipped_errors
 
     return {"accuracy": acc_table, "accuracy_per_code": acc_per_code, "accuracy_text": accuracy_text,
-            "shipped_coder": shipped, "coder_errors": shipped and bool(shipped_errors(tier))}
+            "shipped_coder": shipped, "coder_errors": shipped and bool(shipped_errors(tier)), "coder_tier": tier}
 
 
 def _cross_validation_text() -> str:
