@@ -562,11 +562,14 @@ def accurate_section() -> str:
         "### The accurate tier on apps it never saw (leave one app out, training set)",
         "",
         fill(
-            "The tier (its head, with the shape the shipped tier chose, the thresholds, the blend weight and the "
+            "The tier (" + ("the encoder's top layers fine-tuned again, " if cross.get("encoder_fine_tuned_per_app") else "")
+            + "its head, with the shape the shipped tier chose, the thresholds, the blend weight and the "
             "fast coder of the blend) retrained without one app's coded reviews, then scored on them "
-            "(`python -m training.train_accurate crossapp`; the reviews are coded from their cached embeddings, "
-            "as the shipped tier codes them), against the project's training coders (AI research assistants "
-            "briefed with the codebook)."
+            f"(`python -m training.train_accurate crossapp{' --finetune' if cross.get('encoder_fine_tuned_per_app') else ''}`;"
+            + (" the reviews are coded from the fine-tuned encoder's fp32 embeddings; the shipped tier runs int8 "
+               "weights), " if cross.get("encoder_fine_tuned_per_app") else
+               " the reviews are coded from their cached embeddings, as the shipped tier codes them), ") +
+            "against the project's training coders (AI research assistants briefed with the codebook)."
         ),
         "",
         "| held-out app | reviews | micro-F1 | micro-F1 code only | polarity accuracy |",
