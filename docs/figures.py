@@ -563,8 +563,9 @@ def accurate_section() -> str:
         "",
         fill(
             "The tier (" + ("the encoder's top layers fine-tuned again, " if cross.get("encoder_fine_tuned_per_app") else "")
-            + "its head, with the shape the shipped tier chose, the thresholds, the blend weight and the "
-            "fast coder of the blend) retrained without one app's coded reviews, then scored on them "
+            + "its head, with the shape the shipped tier chose, the thresholds"
+            + (", the blend weight and the fast coder of the blend" if cross["blend"] else "")
+            + ") retrained without one app's coded reviews, then scored on them "
             f"(`python -m training.train_accurate crossapp{' --finetune' if cross.get('encoder_fine_tuned_per_app') else ''}`;"
             + (" the reviews are coded from the fine-tuned encoder's fp32 embeddings; the shipped tier runs int8 "
                "weights), " if cross.get("encoder_fine_tuned_per_app") else
