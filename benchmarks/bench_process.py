@@ -36,26 +36,21 @@ FIRST = ["Alex", "Sam", "Jordan", "Maria", "Priya", "Chen", "Fatima", "Olu", "No
 LAST = ["Morgan", "Okafor", "Silva", "Kowalski", "Nguyen", "Haddad", "Larsen", "Patel"]
 
 
-def build_input(dev_csv: Path, rows: int, data_dir: Path, seed: int = 7) -> Path:
-    """Write ``rows`` resampled reviews to ``data_dir/raw/reviews/bench.parquet``."""
-    rng = np.random.default_rng(seed)
-    dev = pd.read_csv(dev_csv, dtype=str, keep_default_na=False)
-    n_edit, n_again = rows // 100, rows * 3 // 100
-    n_base = rows - n_edit - n_again
-    pick = dev.iloc[rng.integers(0, len(dev), n_base)].reset_index(drop=True)
-    store = pick["store"].str.replace(" (inferred)", "", regex=False)
-    at = pd.to_datetime(pick["date"].replace("", None), errors="coerce", utc=True)
-    at = at.fillna(pd.Timestamp("2023-01-01", tz="UTC"))
-    names = (
-        pd.Series(rng.choice(FIRST, n_base)) + " " + pd.Series(rng.choice(LAST, n_base))
-        + pd.Series(rng.integers(0, 1000, n_base)).astype(str)
-    )
-    base = pd.DataFrame({
-        "store": store,
+def fake_names(rng: np.random.Generator, n: int) -> pd.Series:
+    """``n`` made-up reviewer names (processing must pseudonymise them)."""
+    return (pd.Series(rng.choice(FIRST, n)) + " " + pd.Series(rng.choice(LAST, n))
+            + pd.Series(rng.integers(0, 1000, n)).astype(str))
+
+
+def raw_frame(pick: pd.DataFrame, review_ids: list[str], text: pd.Series, at: pd.Series, names: pd.Series) -> pd.DataFrame:
+    """Raw-layer rows (``REVIEW_SCHEMA``) of the development reviews ``pick``, first seen in
+    run 1, with the given ids, texts, dates and reviewer names."""
+    return pd.DataFrame({
+        "store": pick["store"].str.replace(" (inferred)", "", regex=False),
         "app": pick["app_name"].str.lower().str.replace(r"[^a-z0-9]+", "-", regex=True),
-        "review_id": [f"bench-{i}" for i in range(n_base)],
+        "review_id": review_ids,
         "rating": pd.to_numeric(pick["rating"], errors="coerce").astype("Int8"),
-        "text": pick["text"],
+        "text": text,
         "at": at,
         "title": pick["title"].replace("", None),
         "app_version": pick["app_version"].replace("", None),
@@ -69,6 +64,19 @@ def build_input(dev_csv: Path, rows: int, data_dir: Path, seed: int = 7) -> Path
         "run_id": "run-1",
         "fetched_at": pd.Timestamp("2026-01-01", tz="UTC"),
     })
+
+
+def build_input(dev_csv: Path, rows: int, data_dir: Path, seed: int = 7) -> Path:
+    """Write ``rows`` resampled reviews to ``data_dir/raw/reviews/bench.parquet``."""
+    rng = np.random.default_rng(seed)
+    dev = pd.read_csv(dev_csv, dtype=str, keep_default_na=False)
+    n_edit, n_again = rows // 100, rows * 3 // 100
+    n_base = rows - n_edit - n_again
+    pick = dev.iloc[rng.integers(0, len(dev), n_base)].reset_index(drop=True)
+    at = pd.to_datetime(pick["date"].replace("", None), errors="coerce", utc=True)
+    at = at.fillna(pd.Timestamp("2023-01-01", tz="UTC"))
+    names = fake_names(rng, n_base)
+    base = raw_frame(pick, [f"bench-{i}" for i in range(n_base)], pick["text"], at, names)
     again = base.sample(n_again, random_state=seed).assign(
         run_id="run-2", fetched_at=pd.Timestamp("2026-02-01", tz="UTC")
     )

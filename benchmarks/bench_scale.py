@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bench_process import DEFAULT_DEV, FIRST, LAST
+from bench_process import DEFAULT_DEV, fake_names, raw_frame
 from results import save
 
 from reviewmine.schema import REVIEW_SCHEMA
@@ -68,27 +68,8 @@ def _synthetic(dev: pd.DataFrame, rows: int, rng: np.random.Generator, first_id:
     pick = dev.iloc[rng.integers(0, len(dev), n_base)].reset_index(drop=True)
     edit = pd.Series(rng.choice(WORDS, n_base)) + " " + pd.Series(rng.integers(0, 500, n_base)).astype(str)
     at = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 730 * 86400, n_base), unit="s")
-    names = (pd.Series(rng.choice(FIRST, n_base)) + " " + pd.Series(rng.choice(LAST, n_base))
-             + pd.Series(rng.integers(0, 1000, n_base)).astype(str))
-    base = pd.DataFrame({
-        "store": pick["store"].str.replace(" (inferred)", "", regex=False),
-        "app": pick["app_name"].str.lower().str.replace(r"[^a-z0-9]+", "-", regex=True),
-        "review_id": [f"scale-{first_id + i}" for i in range(n_base)],
-        "rating": pd.to_numeric(pick["rating"], errors="coerce").astype("Int8"),
-        "text": pick["text"] + " " + edit,
-        "at": at,
-        "title": pick["title"].replace("", None),
-        "app_version": pick["app_version"].replace("", None),
-        "language": "en",
-        "country": pick["country"].replace("", "us"),
-        "thumbs_up": pd.to_numeric(pick["thumbs_up"], errors="coerce").astype("Int64"),
-        "reviewer_name": names,
-        "developer_reply": pick["developer_reply"].replace("", None),
-        "developer_reply_at": pd.NaT,
-        "source": "benchmark",
-        "run_id": "run-1",
-        "fetched_at": pd.Timestamp("2026-01-01", tz="UTC"),
-    })
+    names = fake_names(rng, n_base)
+    base = raw_frame(pick, [f"scale-{first_id + i}" for i in range(n_base)], pick["text"] + " " + edit, at, names)
     again = base.sample(n_again, random_state=int(rng.integers(1 << 31))).assign(
         run_id="run-2", fetched_at=pd.Timestamp("2026-02-01", tz="UTC"))
     edits = base.sample(n_edit, random_state=int(rng.integers(1 << 31))).assign(
