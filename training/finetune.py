@@ -23,20 +23,26 @@ LR_HEAD = 2e-3
 STATE_BATCH = 64
 
 
-def _torch():
+def torch_2_threads():
+    """torch, set to this machine's 2 cores (imported late: only training needs it)."""
     import torch
 
     torch.set_num_threads(2)
     return torch
 
 
-def token_ids(encoder_dir: Path, texts: list[str], max_length: int) -> list[list[int]]:
+def tokenizer(encoder_dir: Path, max_length: int):
+    """The encoder's tokenizer, unpadded, cut at ``max_length`` tokens."""
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(encoder_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length)
-    return [e.ids for e in tokenizer.encode_batch(texts)]
+    loaded = Tokenizer.from_file(str(encoder_dir / "tokenizer.json"))
+    loaded.no_padding()
+    loaded.enable_truncation(max_length)
+    return loaded
+
+
+def token_ids(encoder_dir: Path, texts: list[str], max_length: int) -> list[list[int]]:
+    return [e.ids for e in tokenizer(encoder_dir, max_length).encode_batch(texts)]
 
 
 def _length_batches(lengths: list[int], size: int) -> list[np.ndarray]:
@@ -45,7 +51,7 @@ def _length_batches(lengths: list[int], size: int) -> list[np.ndarray]:
 
 
 def _pad(ids: list[list[int]], batch: np.ndarray):
-    torch = _torch()
+    torch = torch_2_threads()
     width = max(1, max(len(ids[i]) for i in batch))
     input_ids = torch.zeros((len(batch), width), dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -57,7 +63,7 @@ def _pad(ids: list[list[int]], batch: np.ndarray):
 
 def lower_states(model, ids: list[list[int]], frozen: int) -> list[np.ndarray]:
     """Per review, the (tokens, dims) output of the ``frozen`` lower layers (fp16 to save memory)."""
-    torch = _torch()
+    torch = torch_2_threads()
     out: list[np.ndarray] = [np.zeros(0)] * len(ids)
     with torch.inference_mode():
         for batch in _length_batches([len(x) for x in ids], STATE_BATCH):
@@ -73,7 +79,7 @@ def lower_states(model, ids: list[list[int]], frozen: int) -> list[np.ndarray]:
 
 def _top(model, states: list[np.ndarray], batch: np.ndarray, frozen: int):
     """Mean-pooled output of the top layers for the reviews in ``batch``."""
-    torch = _torch()
+    torch = torch_2_threads()
     from transformers.masking_utils import create_bidirectional_mask
 
     width = max(1, max(len(states[i]) for i in batch))
@@ -92,7 +98,7 @@ def _top(model, states: list[np.ndarray], batch: np.ndarray, frozen: int):
 
 def pooled(model, states: list[np.ndarray], frozen: int) -> np.ndarray:
     """(N, dims) mean-pooled embeddings of every review from its cached lower states."""
-    torch = _torch()
+    torch = torch_2_threads()
     model.eval()
     out = np.zeros((len(states), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
@@ -102,7 +108,7 @@ def pooled(model, states: list[np.ndarray], frozen: int) -> np.ndarray:
 
 
 def _train_epochs(model, head, states, present, facil, known, train_rows, frozen, epochs, seed):
-    torch = _torch()
+    torch = torch_2_threads()
     trained = [p for layer in model.encoder.layer[frozen:] for p in layer.parameters()]
     optimiser = torch.optim.AdamW(
         [{"params": trained, "lr": LR_LAYERS}, {"params": head.parameters(), "lr": LR_HEAD}], weight_decay=0.01
@@ -168,7 +174,7 @@ def finetune(
     ``texts`` (presence, facilitator, polarity-known targets as ``train_accurate._targets``),
     save it to ``out_dir`` (None: not saved) and return every review's embedding from it with
     a description. ``states``: ``frozen_states`` of ``texts`` when already computed."""
-    torch = _torch()
+    torch = torch_2_threads()
 
     torch.manual_seed(seed)
     started = time.monotonic()

@@ -67,6 +67,7 @@ from reviewmine.analyze.accurate import (
 )
 from reviewmine.analyze.codebook import load_codebook, parse_codes
 from reviewmine.analyze.factors import MAX_CHARS, FactorCoder
+from training.finetune import tokenizer, torch_2_threads
 from training.train import label_confusion, load_training_set, train_coder
 
 SEED = 13
@@ -92,12 +93,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _torch():
-    import torch
-
-    torch.set_num_threads(2)
-    return torch
-
 
 def _targets(parsed: list[dict[str, str]], labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Presence (N, K), facilitator (N, K) and the mask where polarity is known (N, K)."""
@@ -109,7 +104,7 @@ def _targets(parsed: list[dict[str, str]], labels: list[str]) -> tuple[np.ndarra
 
 def build_encoder(encoder_dir: Path):
     """The sentence encoder as the tier runs it: the model's mean-pooled last layer."""
-    torch = _torch()
+    torch = torch_2_threads()
     from transformers import AutoModel
 
     class Pooled(torch.nn.Module):
@@ -129,7 +124,7 @@ def build_encoder(encoder_dir: Path):
 
 def build_head(dims: int, n_out: int, hidden: int):
     """A linear layer (``hidden`` 0) or one hidden layer of ``hidden`` units, then logits."""
-    torch = _torch()
+    torch = torch_2_threads()
     if not hidden:
         return torch.nn.Linear(dims, n_out)
     return torch.nn.Sequential(
@@ -144,7 +139,7 @@ def train_head(x: np.ndarray, parsed: list[dict[str, str]], labels: list[str], s
     where the code is present); ``labels``: one sigmoid per code:polarity, read back as
     presence = max of the two and polarity = the larger (the same outputs as ``heads``).
     """
-    torch = _torch()
+    torch = torch_2_threads()
     torch.set_num_threads(1)  # small matrices: a second thread only waits on a loaded machine
     torch.manual_seed(seed)
     present, facil, known = (torch.tensor(a) for a in _targets(parsed, labels))
@@ -177,7 +172,7 @@ def train_head(x: np.ndarray, parsed: list[dict[str, str]], labels: list[str], s
 
 def head_outputs(head, x: np.ndarray, scheme: str) -> np.ndarray:
     """(N, 2K) presence and facilitator probabilities, whatever the scheme."""
-    torch = _torch()
+    torch = torch_2_threads()
     with torch.inference_mode():
         return _read_scheme(torch.sigmoid(head(torch.tensor(x, dtype=torch.float32))), scheme).numpy()
 
@@ -186,7 +181,7 @@ def _read_scheme(p, scheme: str):
     """Sigmoids of a head -> [presence | facilitator] (a ``labels`` head is read back)."""
     if scheme == "heads":
         return p
-    torch = _torch()
+    torch = torch_2_threads()
     k = p.shape[1] // 2
     f, b = p[:, :k], p[:, k:]
     return torch.cat([torch.maximum(f, b), (f >= b).to(p.dtype)], 1)
@@ -225,7 +220,7 @@ def _scores(gold: list[dict], pred: list[dict]) -> dict:
 
 def export_onnx(module, path: Path) -> Path:
     """fp32 ONNX of ``module(input_ids, attention_mask)`` and its int8 weight-only version."""
-    torch = _torch()
+    torch = torch_2_threads()
 
     fp32 = path.with_suffix(".fp32.onnx")
     dummy = (torch.ones((2, 8), dtype=torch.long), torch.ones((2, 8), dtype=torch.long))
@@ -359,7 +354,7 @@ def train_tier(
     """Fit the tier (``fit_tier``), export encoder (``encoder_dir``, default MiniLM as shipped)
     and head to ONNX with int8 weights, check its decisions against the fp32 export's on
     validation reviews, and write the tier's files to ``out``."""
-    torch = _torch()
+    torch = torch_2_threads()
     started = time.monotonic()
     encoder_dir = encoder_dir or minilm_dir()
     with tempfile.TemporaryDirectory() as tmp:
@@ -547,15 +542,12 @@ def cross_app(
 
 def _embed_torch(encoder_dir: Path, texts: list[str]) -> np.ndarray:
     """Frozen fp32 mean-pooled embeddings (sorted by length, batches of 64)."""
-    torch = _torch()
-    from tokenizers import Tokenizer
+    torch = torch_2_threads()
     from transformers import AutoModel
 
-    tokenizer = Tokenizer.from_file(str(encoder_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(MAX_LENGTH)
-    ids = [e.ids for e in tokenizer.encode_batch(texts)]
-    pad = tokenizer.token_to_id("<pad>") or 0  # mpnet pads with 1, BERT with 0
+    encoder_tokenizer = tokenizer(encoder_dir, MAX_LENGTH)
+    ids = [e.ids for e in encoder_tokenizer.encode_batch(texts)]
+    pad = encoder_tokenizer.token_to_id("<pad>") or 0  # mpnet pads with 1, BERT with 0
     model = AutoModel.from_pretrained(str(encoder_dir)).eval()
     order = np.argsort([len(x) for x in ids], kind="stable")
     out = np.zeros((len(ids), model.config.hidden_size), dtype=np.float32)
