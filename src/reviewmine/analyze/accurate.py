@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,10 @@ from reviewmine.analyze.factors import (
     CodedReview,
     CodeHit,
     FactorCoder,
+    ReviewReading,
     available_cores,
     combine_presence,
-    merge_cue_hits,
-    presence_text,
+    full_texts,
 )
 from reviewmine.analyze.sentiment import shipped_model_path
 from reviewmine.errors import InputError, ModelError
@@ -53,16 +52,6 @@ REBUILD = (
 )
 ENCODER_BATCH = 32  # reviews per encoder call, grouped by token length
 CODERS = ("fast", "accurate")
-
-
-def full_texts(texts: Iterable, titles: Iterable) -> list[str]:
-    """``title. text`` as both tiers read a review (non-strings read as empty)."""
-    out = []
-    for text, title in zip(texts, titles, strict=True):
-        text = text if isinstance(text, str) else ""
-        title = title if isinstance(title, str) else ""
-        out.append(f"{title}. {text}" if title.strip() else text)
-    return out
 
 
 def _unusable(path: Path, problem: str) -> ModelError:
@@ -115,35 +104,21 @@ class Encoder:
 def fast_presence(fast: FactorCoder, fulls: list[str], labels: list[str]) -> np.ndarray:
     """The fast coder's blended presence probability per review for ``labels`` (0 where the
     fast coder has no model for a code)."""
-    return _fast_parts(fast, fulls, labels)[0]
+    return _fast_presence(fast, fast.read(fulls), labels)
 
 
-def _fast_parts(fast: FactorCoder, fulls: list[str], labels: list[str]):
-    """Presence (N, K) for ``labels``, plus per review its sentiment, cue hits per sentence and
-    the sentence model's probabilities (sentences x fast labels)."""
-    sentiments = fast.sentiment.score_many(fulls)
-    sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
-    with fast.cues.time_limit():
-        cue_hits = [fast.cues.match_sentences(sents) for sents in sentence_lists]
-    presence = np.zeros((len(fulls), len(labels)))
-    sentence_p: list[np.ndarray] = [np.zeros((len(s), 0)) for s in sentence_lists]
-    if fast.presence is not None and fulls:
-        review_p = fast.presence.proba(
-            [presence_text(f, merge_cue_hits(h)) for f, h in zip(fulls, cue_hits, strict=True)]
-        )
-        flat = [presence_text(s, h) for sents, hits in zip(sentence_lists, cue_hits, strict=True)
-                for s, h in zip(sents, hits, strict=True)]
-        flat_p = fast.sentence_model.proba(flat) if flat else np.zeros((0, len(fast.presence.labels)))
-        offsets = np.cumsum([0, *(len(s) for s in sentence_lists)])
-        sentence_p = [flat_p[offsets[i] : offsets[i + 1]] for i in range(len(fulls))]
-        fast_index = {c: k for k, c in enumerate(fast.presence.labels)}
-        for i, sp in enumerate(sentence_p):
-            best = sp.max(axis=0) if len(sp) else np.zeros(len(fast_index))
-            blended = combine_presence(review_p[i], best, fast.review_weight)
-            for k, code in enumerate(labels):
-                if code in fast_index:
-                    presence[i, k] = blended[fast_index[code]]
-    return presence, sentiments, cue_hits, sentence_p
+def _fast_presence(fast: FactorCoder, reading: ReviewReading, labels: list[str]) -> np.ndarray:
+    presence = np.zeros((len(reading.sentiments), len(labels)))
+    if reading.review_p is None:
+        return presence
+    fast_index = {c: k for k, c in enumerate(fast.presence.labels)}
+    for i, sp in enumerate(reading.sentence_p):
+        best = sp.max(axis=0) if len(sp) else np.zeros(len(fast_index))
+        blended = combine_presence(reading.review_p[i], best, fast.review_weight)
+        for k, code in enumerate(labels):
+            if code in fast_index:
+                presence[i, k] = blended[fast_index[code]]
+    return presence
 
 
 class AccurateCoder:
@@ -213,7 +188,9 @@ class AccurateCoder:
         truncated = [len(f) > MAX_CHARS for f in fulls]
         fulls = [f[:MAX_CHARS] for f in fulls]
         k = len(self.labels)
-        fast_p, sentiments, cue_hits, sentence_p = _fast_parts(self.fast, fulls, self.labels)
+        reading = self.fast.read(fulls)
+        fast_p = _fast_presence(self.fast, reading, self.labels)
+        sentiments, cue_hits, sentence_p = reading.sentiments, reading.cue_hits, reading.sentence_p
         encoded = self.encoder().run(fulls) if fulls else np.zeros((0, 2 * k))
         probs = self.weight * encoded[:, :k] + (1 - self.weight) * fast_p
         fast_index = {c: j for j, c in enumerate(self.fast.presence.labels)} if self.fast.presence else {}

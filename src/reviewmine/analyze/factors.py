@@ -345,6 +345,28 @@ def polarity_text(code: str, sentence: str, vader: float, review_sentiment: floa
     )
 
 
+def full_texts(texts: Iterable, titles: Iterable) -> list[str]:
+    """``title. text`` as both coding tiers read a review (non-strings read as empty)."""
+    out = []
+    for text, title in zip(texts, titles, strict=True):
+        text = text if isinstance(text, str) else ""
+        title = title if isinstance(title, str) else ""
+        out.append(f"{title}. {text}" if title.strip() else text)
+    return out
+
+
+@dataclass
+class ReviewReading:
+    """``FactorCoder.read`` of a batch: per review its sentiment (with sentences), cue hits
+    per sentence and the sentence model's probabilities (sentences x codes); the review
+    model's probabilities (reviews x codes), None without the models."""
+
+    sentiments: list
+    cue_hits: list[list[dict[str, list[str]]]]
+    review_p: np.ndarray | None
+    sentence_p: list[np.ndarray]
+
+
 class FactorCoder:
     """Code reviews with the engagement-factor codebook.
 
@@ -394,37 +416,41 @@ class FactorCoder:
         """``cues+model`` (codes the model knows; cues for the rest) or ``cues`` only."""
         return "cues+model" if self.presence is not None else "cues"
 
-    def code_texts(self, texts: list[str], titles: list[str] | None = None) -> list[CodedReview]:
-        """Code a batch of reviews (``titles`` optional, same length)."""
-        titles = titles or [""] * len(texts)
-        fulls, truncated = [], []
-        for text, title in zip(texts, titles, strict=True):
-            text = text if isinstance(text, str) else ""
-            title = title if isinstance(title, str) else ""
-            full = f"{title}. {text}" if title.strip() else text
-            truncated.append(len(full) > MAX_CHARS)
-            fulls.append(full[:MAX_CHARS])
+    def read(self, fulls: list[str]) -> ReviewReading:
+        """What both coding tiers read from a batch of review texts: sentiment and sentences,
+        cue hits per sentence and, with the models, the presence probabilities of each review
+        and of each of its sentences (sentences x codes)."""
         sentiments = self.sentiment.score_many(fulls)
         sentence_lists = [[s for s, _ in r.sentences] for r in sentiments]
         with self.cues.time_limit():
             cue_hits = [self.cues.match_sentences(sents) for sents in sentence_lists]
-        review_cues = [merge_cue_hits(hits) for hits in cue_hits]
-        if self.presence is not None:
-            review_p = self.presence.proba([presence_text(f, c) for f, c in zip(fulls, review_cues, strict=True)])
-            flat = [
-                presence_text(s, h)
-                for sents, hits in zip(sentence_lists, cue_hits, strict=True)
-                for s, h in zip(sents, hits, strict=True)
-            ]
-            sentence_p = self.sentence_model.proba(flat) if flat else np.zeros((0, len(self.presence.labels)))
-        decisions, offset = [], 0
+        if self.presence is None or not fulls:
+            return ReviewReading(sentiments, cue_hits, None, [np.zeros((len(s), 0)) for s in sentence_lists])
+        review_p = self.presence.proba(
+            [presence_text(f, merge_cue_hits(hits)) for f, hits in zip(fulls, cue_hits, strict=True)]
+        )
+        flat = [
+            presence_text(s, h)
+            for sents, hits in zip(sentence_lists, cue_hits, strict=True)
+            for s, h in zip(sents, hits, strict=True)
+        ]
+        flat_p = self.sentence_model.proba(flat) if flat else np.zeros((0, len(self.presence.labels)))
+        offsets = np.cumsum([0, *(len(s) for s in sentence_lists)])
+        return ReviewReading(sentiments, cue_hits, review_p, [flat_p[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
+
+    def code_texts(self, texts: list[str], titles: list[str] | None = None) -> list[CodedReview]:
+        """Code a batch of reviews (``titles`` optional, same length)."""
+        fulls = full_texts(texts, titles or [""] * len(texts))
+        truncated = [len(f) > MAX_CHARS for f in fulls]
+        fulls = [f[:MAX_CHARS] for f in fulls]
+        reading = self.read(fulls)
+        sentiments, cue_hits = reading.sentiments, reading.cue_hits
+        decisions = []
         for i in range(len(fulls)):
             sents = sentiments[i].sentences
-            n = len(sents)
             chosen = [c for c in self._decide_cues(sents, cue_hits[i]) if c[0] in self.cue_only_codes]
-            if self.presence is not None:
-                chosen += self._decide_model(review_p[i], sentence_p[offset : offset + n], sents, cue_hits[i])
-            offset += n
+            if reading.review_p is not None:
+                chosen += self._decide_model(reading.review_p[i], reading.sentence_p[i], sents, cue_hits[i])
             decisions.append(self._apply_rules(chosen, fulls[i], cue_hits[i]))
         polarities = iter(self._polarities(decisions, sentiments))
         results = []
