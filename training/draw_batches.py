@@ -15,7 +15,9 @@ With ``--uncertain CODE[,CODE...]`` the draw is active learning instead: every r
 is scored by the shipped coder, and reviews are drawn in proportion to how close the coder's
 probability for one of the named (weak) codes is to that code's threshold, or whose cue patterns
 for those codes fire while the model says no: the reviews the coder is least sure of, where it is
-weakest. ``--batch-size`` sets the batch size (default 280).
+weakest. ``--batch-size`` sets the batch size (default 280). ``--min-words N`` keeps only reviews of
+at least N words (title + text): the long reviews that carry most codes and that the training
+set had few of (batches 40-45).
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ RATING_WEIGHT = {"1": 1.0, "2": 1.6, "3": 1.4, "4": 0.9, "5": 0.45}
 
 
 def draw_batches(dev: pd.DataFrame, gold: pd.DataFrame, coded_uids: set[str], n_batches: int, seed: int,
-                 weak: list[str] | None = None, batch_size: int = BATCH_SIZE) -> list[pd.DataFrame]:
+                 weak: list[str] | None = None, batch_size: int = BATCH_SIZE, min_words: int = 0) -> list[pd.DataFrame]:
     """``n_batches`` disjoint batches of reviews not yet coded and not in the evaluation set
-    (drawn by the coder's uncertainty on the ``weak`` codes when given)."""
+    (drawn by the coder's uncertainty on the ``weak`` codes when given; only reviews whose
+    title and text have at least ``min_words`` words when given)."""
     norm = dev["text"].str.lower().str.strip()
     pool = dev[
         ~dev["uid"].isin(set(gold["uid"]) | coded_uids)
         & ~norm.isin(set(gold["text"].str.lower().str.strip()))
         & (dev["is_exact_dup_text"].str.lower() != "true")
         & (norm.str.len() > 2)
+        & ((dev["title"] + " " + dev["text"]).str.split().str.len() >= min_words)
     ].copy()
     weight = pool["rating"].map(RATING_WEIGHT).fillna(0.5)
     weight *= np.where(pool["store"].str.startswith("app_store"), 2.5, 1.0)
@@ -92,12 +96,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="default: --first")
     parser.add_argument("--uncertain", default=None, help="comma-separated weak codes: draw by the coder's uncertainty")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--min-words", type=int, default=0,
+                        help="only reviews of at least this many words (title + text): long reviews carry most codes")
     args = parser.parse_args(argv)
     read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731
     coded = set().union(*(set(read(p)["uid"]) for p in args.coded)) if args.coded else set()
     batches = draw_batches(read(args.dev), read(args.gold), coded, args.batches,
                            args.first if args.seed is None else args.seed,
-                           args.uncertain.split(",") if args.uncertain else None, args.batch_size)
+                           args.uncertain.split(",") if args.uncertain else None, args.batch_size, args.min_words)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for b, rows in enumerate(batches):
         rows.to_csv(args.out_dir / f"batch{args.first + b}.csv", index=False)
