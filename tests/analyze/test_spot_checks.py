@@ -1,21 +1,23 @@
-"""A researcher's spot-checks of the fast coder (issue 13), as tests.
+"""A researcher's spot-checks of the coder (issue 13), as tests, for both tiers.
 
 Each pattern the spot-check found wrong is checked on several reviews written the way app
 reviews are written; each has a counterpart that must keep its code, so a rule that simply
 switched a code off would fail too. The coding rules they follow (R1-R7) are in the
-codebook (``coding_rules``) and docs/coding.md.
+codebook (``coding_rules``) and docs/coding.md; the accurate tier applies them to its
+encoder's decisions as the fast tier does to its linear model's.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from reviewmine.analyze.accurate import CODERS, make_coder
 from reviewmine.analyze.factors import FactorCoder
 
 
-@pytest.fixture(scope="module")
-def coder() -> FactorCoder:
-    return FactorCoder()
+@pytest.fixture(scope="module", params=CODERS)
+def coder(request) -> FactorCoder:
+    return make_coder(request.param)
 
 
 def codes_of(coder: FactorCoder, text: str, title: str = "") -> dict[str, str]:

@@ -10,8 +10,12 @@ How a review is coded (the fast tier's steps are in ``factors``):
    on held-out training data) and a code is assigned when the blend passes the code's
    threshold (chosen there too). Codes the encoder has too few examples of are left to the
    cues, as in the fast tier.
-3. The evidence sentence is the one the fast tier's sentence model scores highest for the
-   code (cue hits break ties); the polarity is the encoder's; ``scores`` hold the blend.
+3. The codebook's rules decide as in the fast tier: a chatbot code needs words about a
+   conversational agent (R5), a review of at most three words keeps one code its words name
+   (R4), and the encoder's polarity is turned where money praise (R1), a contrast with other
+   apps (R2) or a negated problem word (R3) says so.
+4. The evidence sentence is the one the fast tier's sentence model scores highest for the
+   code (cue hits break ties); ``scores`` hold the blend.
 
 Sentences, cues and the review sentiment (the domain VADER) are the fast tier's. Weights
 load from the package folder only, checked against the SHA-256 their JSON records.
@@ -163,7 +167,6 @@ class AccurateCoder:
                 f"{self.codebook.name!r}; use the codebook it was trained with or --coder fast"
             )
         self.sentiment = self.fast.sentiment
-        self.cue_only_codes = set(self.codebook.ids) - set(self.labels)
         self.threads = threads
         self._encoder: Encoder | None = None
         self._encoder_pid: int | None = None
@@ -187,44 +190,73 @@ class AccurateCoder:
         fulls = full_texts(texts, titles)
         truncated = [len(f) > MAX_CHARS for f in fulls]
         fulls = [f[:MAX_CHARS] for f in fulls]
-        k = len(self.labels)
         reading = self.fast.read(fulls)
-        fast_p = _fast_presence(self.fast, reading, self.labels)
-        sentiments, cue_hits, sentence_p = reading.sentiments, reading.cue_hits, reading.sentence_p
-        encoded = self.encoder().run(fulls) if fulls else np.zeros((0, 2 * k))
-        probs = self.weight * encoded[:, :k] + (1 - self.weight) * fast_p
-        fast_index = {c: j for j, c in enumerate(self.fast.presence.labels)} if self.fast.presence else {}
-        # Codes the encoder does not know are found by cues, their polarity by the fast tier's model.
-        by_cues = [
-            [c for c in self.fast._decide_cues(r.sentences, hits) if c[0] in self.cue_only_codes]
-            for r, hits in zip(sentiments, cue_hits, strict=True)
-        ]
-        cue_polarities = iter(self.fast._polarities(by_cues, sentiments))
+        encoded = self.encoder().run(fulls) if fulls else np.zeros((0, 2 * len(self.labels)))
+        decided = decide_codes(self.fast, self.labels, self.thresholds, self.weight, fulls, reading, encoded)
         results = []
-        for i in range(len(fulls)):
-            sents = sentiments[i].sentences
-            hits = [
-                CodeHit(code, next(cue_polarities), prob, sents[j][0], cue_hits[i][j].get(code, []), sents[j][1])
-                for code, prob, j in by_cues[i]
-            ]
-            if sents:
-                for m, code in enumerate(self.labels):
-                    if probs[i, m] < self.thresholds[code]:
-                        continue
-                    j = self._evidence(code, sentence_p[i], fast_index, cue_hits[i])
-                    polarity = "facilitator" if encoded[i, k + m] >= 0.5 else "barrier"
-                    hits.append(CodeHit(code, polarity, float(probs[i, m]), sents[j][0],
-                                        cue_hits[i][j].get(code, []), sents[j][1]))
-            results.append(CodedReview(hits, sentiments[i].score, len(sents), truncated[i], sentiments[i]))
+        for i, chosen in enumerate(decided):
+            sents, hits = reading.sentiments[i].sentences, reading.cue_hits[i]
+            codes = [CodeHit(code, polarity, prob, sents[j][0], hits[j].get(code, []), sents[j][1])
+                     for code, prob, j, polarity in chosen]
+            results.append(CodedReview(codes, reading.sentiments[i].score, len(sents), truncated[i], reading.sentiments[i]))
         return results
 
-    @staticmethod
-    def _evidence(code: str, sentence_p: np.ndarray, fast_index: dict[str, int], cue_hits: list[dict]) -> int:
-        """The sentence the fast tier's sentence model scores highest for ``code`` (cue hits
-        break ties; the first sentence with a cue when the sentence model lacks the code)."""
-        bonus = np.array([0.25 if code in h else 0.0 for h in cue_hits])
-        scores = sentence_p[:, fast_index[code]] + bonus if code in fast_index else bonus
-        return int(np.argmax(scores))
+
+def decide_codes(
+    fast: FactorCoder, labels: list[str], thresholds: dict[str, float], weight: float, fulls: list[str],
+    reading: ReviewReading, encoded: np.ndarray,
+) -> list[list[tuple[str, float, int, str]]]:
+    """(code, probability, evidence sentence, polarity) of every review, from the encoder's
+    (N, 2K) presence and facilitator probabilities for ``labels`` blended with ``fast``'s
+    presence (``weight`` the encoder's share) and cut at ``thresholds``; the codes ``labels``
+    lacks are found by cues, their polarity by the fast tier's model. Training's leave-one-app-
+    out run decides with this too, so it measures the tier as it codes."""
+    k = len(labels)
+    probs = weight * encoded[:, :k] + (1 - weight) * _fast_presence(fast, reading, labels)
+    cue_only = set(fast.codebook.ids) - set(labels)
+    decisions = [_decide(fast, labels, thresholds, cue_only, fulls[i], probs[i], reading, i) for i in range(len(fulls))]
+    cue_polarities = iter(fast._polarities([[c for c in d if c[0] in cue_only] for d in decisions], reading.sentiments))
+    facilitator = {c: m for m, c in enumerate(labels)}
+    out = []
+    for i, chosen in enumerate(decisions):
+        sents = reading.sentiments[i].sentences
+        decided = []
+        for code, prob, j in chosen:
+            if code in cue_only:
+                polarity = next(cue_polarities)
+            else:  # the encoder's, under the codebook's polarity rules (R1-R3) as in the fast tier
+                p = float(np.clip(encoded[i, k + facilitator[code]], 1e-6, 1 - 1e-6))
+                logit = fast._rule_polarity(code, sents[j][0], sents, float(np.log(p / (1 - p))))
+                polarity = "facilitator" if logit >= 0 else "barrier"
+            decided.append((code, prob, j, polarity))
+        out.append(decided)
+    return out
+
+
+def _decide(
+    fast: FactorCoder, labels: list[str], thresholds: dict[str, float], cue_only: set[str], full: str,
+    probs: np.ndarray, reading: ReviewReading, i: int,
+) -> list[tuple[str, float, int]]:
+    """(code, probability, evidence sentence) of review ``i``: cue-only codes by their cues,
+    the others where the blend passes the code's threshold, then the codebook's rules on
+    which codes a review can carry (R4 short reviews, R5 chatbot context), as in the fast tier."""
+    sents, hits = reading.sentiments[i].sentences, reading.cue_hits[i]
+    if not sents:
+        return []
+    chosen = [c for c in fast._decide_cues(sents, hits) if c[0] in cue_only]
+    fast_index = {c: j for j, c in enumerate(fast.presence.labels)} if fast.presence else {}
+    for m, code in enumerate(labels):
+        if probs[m] >= thresholds[code]:
+            chosen.append((code, float(probs[m]), _evidence(code, reading.sentence_p[i], fast_index, hits)))
+    return fast._apply_rules(chosen, full, hits, thresholds)
+
+
+def _evidence(code: str, sentence_p: np.ndarray, fast_index: dict[str, int], cue_hits: list[dict]) -> int:
+    """The sentence the fast tier's sentence model scores highest for ``code`` (cue hits
+    break ties; the first sentence with a cue when the sentence model lacks the code)."""
+    bonus = np.array([0.25 if code in h else 0.0 for h in cue_hits])
+    scores = sentence_p[:, fast_index[code]] + bonus if code in fast_index else bonus
+    return int(np.argmax(scores))
 
 
 def make_coder(coder: str, codebook: Codebook | None = None, use_model: bool = True) -> FactorCoder | AccurateCoder:
