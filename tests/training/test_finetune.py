@@ -74,3 +74,39 @@ def test_the_frozen_states_do_not_depend_on_what_is_trained(tuned):
     again = frozen_states(minilm_dir(), TEXTS[:4], MAX_LENGTH)
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert first[0].dtype == np.float16 and first[0].shape[1] == 384
+
+
+@pytest.fixture(scope="module")
+def attended(tmp_path_factory):
+    out = tmp_path_factory.mktemp("attended") / "encoder"
+    p, how = finetune(minilm_dir(), TEXTS, _targets(len(TEXTS)), np.arange(16), out, MAX_LENGTH, seed=3, epochs=1,
+                      attention=True)
+    return p, how, out
+
+
+def test_the_label_attention_tier_exports_what_training_computed(attended, tmp_path):
+    """With a label attention head the fine-tuning returns the head's probabilities; the ONNX
+    tier built from the saved encoder and head must compute the same for every review."""
+    from training.train_accurate import ATTENTION, MAX_LENGTH, _tier_module, export_onnx
+
+    from reviewmine.analyze.accurate import Encoder
+
+    p, how, out = attended
+    assert p.shape == (len(TEXTS), 6) and ((p >= 0) & (p <= 1)).all()
+    assert how["head"] == "label attention"
+    fp32 = export_onnx(_tier_module(out, None, ATTENTION, 3), tmp_path / "tier.onnx")
+    for model, tolerance in ((fp32, 2e-3), (tmp_path / "tier.onnx", 0.05)):  # fp32, then int8 weights
+        onnx_p = Encoder(model, out / "tokenizer.json", MAX_LENGTH).run(TEXTS)
+        assert np.abs(onnx_p - p).max() < tolerance, (model.name, float(np.abs(onnx_p - p).max()))
+
+
+def test_each_code_attends_to_its_own_tokens(attended):
+    """The attention head's token weights differ between codes (one query per code)."""
+    from training.finetune import HEAD_FILE, label_attention
+
+    _, _, out = attended
+    head = label_attention(384, 3)
+    head.load_state_dict(torch.load(out / HEAD_FILE))
+    hidden = torch.randn(1, 7, 384)
+    scores = head.query(hidden)[0]
+    assert not torch.allclose(torch.softmax(scores[:, 0], 0), torch.softmax(scores[:, 1], 0))
