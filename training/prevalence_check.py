@@ -2,6 +2,11 @@
 
     python -m training.prevalence_check --crossapp src/reviewmine/analyze/models/coder_crossapp.json \
         --out src/reviewmine/analyze/models/coder_prevalence.json
+    python -m training.prevalence_check --crossapp src/reviewmine/analyze/models/coder_accurate_crossapp.json \
+        --out src/reviewmine/analyze/models/coder_accurate_prevalence.json
+
+(the accurate tier's from ``training.train_accurate crossapp --finetune``, the whole blend retrained
+per app: the errors ``analyze`` builds its intervals from)
 
 For each app left out of training (``training.train crossapp``) and each ``code:polarity``
 label its coders or the coder used: the share of its reviews the coder gave the label, the share
@@ -77,7 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crossapp", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = check(json.loads(args.crossapp.read_text()))
+    crossapp = json.loads(args.crossapp.read_text())
+    if "apps" in crossapp:  # the accurate tier's file: per-app results under "apps"
+        if not crossapp.get("blend"):
+            raise SystemExit(f"{args.crossapp}: the encoder's head alone, not the shipped blend; its errors are another coder's")
+        crossapp = crossapp["apps"]
+    result = check(crossapp)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "per_app"}, indent=2))
 

@@ -152,10 +152,20 @@ def test_the_report_quotes_the_measured_accuracy_of_the_tier_that_coded():
         assert f"coder_{'accurate_' if tier == 'accurate' else ''}accuracy.json" in quoted["accuracy_text"]
         assert f"the {tier} tier's codes" in quoted["accuracy_text"]
         assert "AI research assistants" in quoted["accuracy_text"]
-        assert quoted["coder_errors"] == (tier == "fast")
-        assert quoted["coder_tier"] == tier  # the methods say which tier's error is unmeasured
+        assert quoted["coder_errors"]  # both tiers' leave-one-app-out errors are measured
+        assert quoted["coder_tier"] == tier
     # The fast tier's method string under the accurate tier's name describes neither.
     assert not shipped_coder_used({**tiers["accurate"], "coder_method": "cues+model"})
-    # Its share intervals take no error measured of another coder (its encoder without the blend).
-    assert shipped_errors("fast")
-    assert shipped_errors("accurate") == {}
+    assert shipped_errors("fast") and shipped_errors("accurate")
+
+
+def test_the_accurate_tiers_intervals_take_no_error_of_its_encoder_alone(tmp_path, monkeypatch):
+    """A leave-one-app-out run of the encoder's head without the blend measured another coder:
+    its errors must not widen the shipped tier's share intervals."""
+    from reviewmine.analyze import prevalence
+
+    cross = json.loads((prevalence.MODELS_DIR / prevalence.ACCURATE_CROSSAPP_FILE).read_text())
+    assert cross["blend"] and cross["encoder_fine_tuned_per_app"]  # the shipped file: the whole tier
+    (tmp_path / prevalence.ACCURATE_CROSSAPP_FILE).write_text(json.dumps({**cross, "blend": False}))
+    monkeypatch.setattr(prevalence, "MODELS_DIR", tmp_path)
+    assert prevalence.shipped_errors("accurate") == {}

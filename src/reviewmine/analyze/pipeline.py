@@ -262,6 +262,7 @@ def _check_before_writing(source: Path, languages, include_spam: bool, topics: b
 MEASUREMENT_FILES = frozenset({
     "coder_accuracy.json", "coder_crossapp.json", "coder_prevalence.json",
     "coder_accurate_accuracy.json", "coder_accurate_crossapp.json", "coder_accurate_encoders.json",
+    "coder_accurate_prevalence.json", "gold_second_coder.json",
 })  # fmt: skip
 
 
