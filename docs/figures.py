@@ -402,12 +402,13 @@ def explore_build() -> str:
     )
 
 
-def prevalence_section() -> list[str]:
-    """How often share intervals with the coder's error cover the coded shares of unseen apps."""
-    p = _json(MODELS / "coder_prevalence.json")
+def prevalence_section(tier: str = "fast") -> list[str]:
+    """How often share intervals with the ``tier``'s error cover the coded shares of unseen apps."""
+    p = _json(MODELS / ("coder_accurate_prevalence.json" if tier == "accurate" else "coder_prevalence.json"))
     lines = [
         "",
-        "## Shares per app with the coder's error in the interval (leave one app out)",
+        "## Shares per app with the coder's error in the interval (leave one app out)"
+        + (", accurate tier" if tier == "accurate" else ""),
         "",
         "For each app left out of training and each code x polarity its coders or the coder used: the",
         "share of its reviews the coder gave the label against the share the project's coders gave it,",
@@ -491,8 +492,23 @@ def tiers_table() -> str:
             f"and plain VADER scored {span(acc_speed['summary'], 'vader_per_s')} reviews/s in the same run; "
             "the machine is shared, so quote ranges, not points)."
         ),
+        "",
+        fill(second_coder_sentence()),
     ]
     return "\n".join(lines)
+
+
+def second_coder_sentence() -> str:
+    """How closely a coder briefed like the training coders agrees with the evaluation set's."""
+    s = _json(MODELS / "gold_second_coder.json")["summary"]
+    return (
+        f"For scale: one more AI research assistant, briefed exactly as the training coders and blind to the "
+        f"evaluation set's codes, coded its {s['reviews']} reviews and agreed with its coders at micro-F1 "
+        f"{s['micro_f1']:.3f} (code only {s['micro_f1_code_only']:.3f}, macro-F1 {s['macro_f1_support_ge_5']:.3f}, "
+        f"polarity accuracy {s['polarity_accuracy']:.3f}; `data/evaluation/`, `python -m training.second_coder`): "
+        "the two groups of coders code alike, so the distance of both tiers from that agreement is the models', "
+        "not a difference in coding conventions."
+    )
 
 
 def _encoder_training(m: dict) -> str:
@@ -508,22 +524,30 @@ def _encoder_training(m: dict) -> str:
     )
 
 
-def accurate_method() -> str:
-    m = accurate_meta()
-    head = m["head"]
+def _accurate_head(head: dict) -> str:
+    if head["scheme"] == "label_attention":
+        return ("with a label attention head trained with it: each code has its own attention over the review's "
+                "tokens (what the review says about that factor, wherever it says it) and a presence and a polarity "
+                "sigmoid from what it attends to plus the mean-pooled embedding")
     shape = "a linear layer" if not head["hidden_units"] else f"one hidden layer of {head['hidden_units']} units"
     scheme = ("one presence and one polarity sigmoid per code" if head["scheme"] == "heads"
               else "one sigmoid per code x polarity")
+    return f"with a head trained on its mean-pooled embedding: {shape}, {scheme}"
+
+
+def accurate_method() -> str:
+    m = accurate_meta()
     return (
         f"The accurate tier runs {m['encoder']} as an int8-weight ONNX model ({m['model_mb']} MB, onnxruntime on "
-        f"the CPU, the first {m['max_length']} tokens of title and text) with a head trained on its mean-pooled "
-        f"embedding: {shape}, {scheme}, for the {len(m['labels'])} codes with at least 10 training examples "
+        f"the CPU, the first {m['max_length']} tokens of title and text) {_accurate_head(m['head'])}, "
+        f"for the {len(m['labels'])} codes with at least 10 training examples "
         f"(the others are left to the cues, as in the fast tier). {_encoder_training(m)} The head, the per-code "
         f"thresholds and the weight of the encoder in the blend with the "
         f"fast coder's probability ({m['ensemble_weight']:g}) were chosen on a validation split of the training set "
         f"({m['validation_reviews']:,} of its reviews; the head and the fast coder of the blend trained on the other "
         f"{m['training_reviews']:,}), never on `gold_dev.csv`. Evidence sentences come from the fast tier's sentence "
-        f"model, polarity from the encoder's head, sentiment from the domain VADER. The int8 weights agree with the "
+        f"model, polarity from the encoder's head, sentiment from the domain VADER; the codebook's rules R1 (free is praise), "
+        f"R4 (short reviews) and R5 (chatbot context) apply as in the fast tier. The int8 weights agree with the "
         f"fp32 model on {m['int8_vs_fp32']['label_decisions']:.2%} of the validation review x code decisions."
     )
 
@@ -567,8 +591,9 @@ def accurate_section() -> str:
             + (", the blend weight and the fast coder of the blend" if cross["blend"] else "")
             + ") retrained without one app's coded reviews, then scored on them "
             f"(`python -m training.train_accurate crossapp{' --finetune' if cross.get('encoder_fine_tuned_per_app') else ''}`;"
-            + (" the reviews are coded from the fine-tuned encoder's fp32 embeddings; the shipped tier runs int8 "
-               "weights), " if cross.get("encoder_fine_tuned_per_app") else
+            + (" the reviews are coded as the shipped tier codes them (blend, cue-only codes, the codebook's rules) "
+               "from the fine-tuned encoder's fp32 outputs; the shipped tier runs int8 weights), "
+               if cross.get("encoder_fine_tuned_per_app") else
                " the reviews are coded from their cached embeddings, as the shipped tier codes them), ") +
             "against the project's training coders (AI research assistants briefed with the codebook)."
         ),
@@ -591,6 +616,8 @@ def accurate_section() -> str:
             f"| {app} | {r['reviews']:,} | {r['micro_f1']:.3f} | {r['micro_f1_code_only']:.3f} | {r['polarity_accuracy']:.3f} |"
         )
     lines += [f"| mean of the apps | | {cross['mean_micro_f1']:.3f} | | |", ""]
+    if (MODELS / "coder_accurate_prevalence.json").exists():
+        lines += [line.replace("## ", "### ", 1) for line in prevalence_section("accurate")] + [""]
     lines += [
         "### Would a larger encoder be worth it?",
         "",
