@@ -464,16 +464,14 @@ class FactorCoder:
         return results
 
     def _apply_rules(
-        self, chosen: list, full: str, cue_hits: list[dict[str, list[str]]],
-        thresholds: dict[str, float] | None = None, context: bool = True,
+        self, chosen: list, full: str, cue_hits: list[dict[str, list[str]]], thresholds: dict[str, float] | None = None
     ) -> list:
         """The codebook's rules on top of the scores: a code with a ``context`` needs the review
-        to match it (R5: "AI" alone is no chatbot; skipped with ``context`` False), and a review
-        of at most ``SHORT_REVIEW`` words keeps at most one code, one its words name through a
-        cue, the one furthest above its threshold (R4; ``thresholds``: the deciding model's,
-        default this coder's)."""
+        to match it (R5: "AI" alone is no chatbot), and a review of at most ``SHORT_REVIEW``
+        words keeps at most one code, one its words name through a cue, the one furthest above
+        its threshold (R4; ``thresholds``: the deciding model's, default this coder's)."""
         thresholds = self.thresholds if thresholds is None else thresholds
-        if self.context and context:
+        if self.context:
             chosen = [c for c in chosen if c[0] not in self.context or self.context[c[0]].search(full)]
         if chosen and len(full.split()) <= SHORT_REVIEW:
             named = [c for c in chosen if any(c[0] in hits for hits in cue_hits)]
