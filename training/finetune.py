@@ -78,6 +78,13 @@ def lower_states(model, ids: list[list[int]], frozen: int) -> list[np.ndarray]:
     return out
 
 
+def masked_mean(hidden, mask):
+    """Mean of the token states ``hidden`` (B, T, D) over the tokens ``mask`` (B, T) keeps:
+    the sentence embedding the encoder is trained and exported with."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
 def label_attention(dims: int, k: int):
     """A head that reads a review's token states once per code: each code has its own
     attention over the tokens (what the review says about that factor, wherever in a long
@@ -93,12 +100,10 @@ def label_attention(dims: int, k: int):
             self.pooled = torch.nn.Linear(dims, 2 * k)
 
         def forward(self, hidden, mask):
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            scores = self.query(hidden).masked_fill(m == 0, -1e4)  # (B, T, K)
+            scores = self.query(hidden).masked_fill(mask.unsqueeze(-1) == 0, -1e4)  # (B, T, K)
             context = torch.einsum("btk,btd->bkd", torch.softmax(scores, dim=1), hidden)
-            mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
             attended = torch.einsum("bkd,pkd->bpk", context, self.weight).flatten(1)  # (B, 2K)
-            return attended + self.pooled(mean)
+            return attended + self.pooled(masked_mean(hidden, mask))
 
     return LabelAttention()
 
@@ -119,10 +124,7 @@ def _top(model, states: list[np.ndarray], batch: np.ndarray, frozen: int, tokens
     for layer in model.encoder.layer[frozen:]:
         out = layer(hidden, attention_mask=attention)
         hidden = out[0] if isinstance(out, tuple) else out
-    if tokens:
-        return hidden, mask
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return (hidden, mask) if tokens else masked_mean(hidden, mask)
 
 
 def _logits(model, head, states, rows, frozen: int, attention: bool):

@@ -72,7 +72,7 @@ from reviewmine.analyze.accurate import (
 )
 from reviewmine.analyze.codebook import load_codebook, parse_codes
 from reviewmine.analyze.factors import MAX_CHARS, FactorCoder
-from training.finetune import EPOCHS, TOP_LAYERS, tokenizer, torch_2_threads
+from training.finetune import EPOCHS, TOP_LAYERS, masked_mean, tokenizer, torch_2_threads
 from training.train import label_confusion, load_training_set, train_coder
 
 SEED = 13
@@ -123,10 +123,7 @@ def build_encoder(encoder_dir: Path, tokens: bool = False):
             hidden = self.encoder(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
             ).last_hidden_state
-            if tokens:
-                return hidden
-            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return hidden if tokens else masked_mean(hidden, attention_mask)
 
     return Pooled().eval()
 
@@ -605,8 +602,7 @@ def _embed_torch(encoder_dir: Path, texts: list[str]) -> np.ndarray:
                 input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
             hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).float()
-            out[batch] = ((hidden * m).sum(1) / m.sum(1)).numpy()
+            out[batch] = masked_mean(hidden, mask).numpy()  # every review has >= 1 token
     return out
 
 
