@@ -548,8 +548,8 @@ def accurate_method() -> str:
         f"({m['validation_reviews']:,} of its reviews; the {'encoder' if m['head']['scheme'] == 'label_attention' else 'head'} "
         f"and the fast coder of the blend trained on the other "
         f"{m['training_reviews']:,}), never on `gold_dev.csv`. Evidence sentences come from the fast tier's sentence "
-        f"model, polarity from the encoder's head, sentiment from the domain VADER; the codebook's rules R1-R5 (free is "
-        f"praise, other apps, negation, short reviews, chatbot context) apply as in the fast tier. The int8 weights agree with the "
+        f"model, polarity from the encoder's head, sentiment from the domain VADER; the codebook's rules R1-R5 and R7 "
+        f"(free is praise, other apps, negation, short reviews, chatbot context, figurative reminders) apply as in the fast tier. The int8 weights agree with the "
         f"fp32 model on {m['int8_vs_fp32']['label_decisions']:.2%} of the validation review x code decisions."
     )
 

@@ -78,7 +78,7 @@ def test_missing_codebook_file(tmp_path: Path):
         load_codebook(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("key", ["context", "praise"])
+@pytest.mark.parametrize("key", ["context", "praise", "figurative", "literal"])
 def test_context_and_praise_patterns_are_checked_like_cues(tmp_path: Path, key: str):
     path = tmp_path / "cb.yaml"
     path.write_text(f"codes:\n  - {{id: a, label: A, category: user, description: x, {key}: ['(x+)+']}}\n")
@@ -92,3 +92,4 @@ def test_context_and_praise_patterns_are_checked_like_cues(tmp_path: Path, key: 
 def test_shipped_codebook_gates_chatbot_quality_and_praises_free():
     cb = load_codebook()
     assert cb["chatbot_quality"].context and cb["cost_monetization"].praise
+    assert cb["reminders_notifications"].figurative and cb["reminders_notifications"].literal

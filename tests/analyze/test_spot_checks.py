@@ -73,6 +73,7 @@ def test_one_cue_word_does_not_decide_a_code(coder, title, text, code):
     [
         ("The daily reminder notification keeps me consistent, I never miss a session.", "reminders_notifications"),
         ("It spams me with notifications all day long.", "reminders_notifications"),
+        ("A good reminder to slow down, and the daily reminder notification keeps me consistent.", "reminders_notifications"),
         ("The community is so supportive, I feel less alone reading other people's posts.", "social_connectedness"),
     ],
 )
@@ -176,3 +177,20 @@ def test_a_user_codebooks_context_and_praise_apply_without_the_model(tmp_path):
     # Without a model the evidence sentence's tone gives the polarity: the praise rule turns
     # the third (a negative sentence) to facilitator; "not free" is a complaint.
     assert [r.serialised for r in coder.code_texts(texts)] == ["", "bot:facilitator", "money:facilitator", "money:barrier"]
+
+
+def test_a_user_codebooks_figurative_words_need_a_literal_one(tmp_path):
+    """R7 from the codebook: a figurative phrase alone does not give the code; the code's cue
+    or a literal word outside the phrase does."""
+    from reviewmine.analyze.codebook import load_codebook
+
+    path = tmp_path / "cb.yaml"
+    path.write_text(
+        "codes:\n"
+        "  - {id: nudge, label: Nudge, category: program, description: reminders, cues: ['reminders?'],\n"
+        "     figurative: ['(?:a|good) reminder to'], literal: ['notifications?']}\n"
+    )
+    coder = FactorCoder(codebook=load_codebook(path), use_model=False)
+    texts = ["A good reminder to breathe.", "A good reminder to breathe, and the notifications are gentle.",
+             "The reminder is gentle.", "A good reminder to breathe. The reminder is gentle."]
+    assert [bool(r.serialised) for r in coder.code_texts(texts)] == [False, True, True, True]

@@ -11,7 +11,8 @@ How a review is coded (the fast tier's steps are in ``factors``):
    threshold (chosen there too). Codes the encoder has too few examples of are left to the
    cues, as in the fast tier.
 3. The codebook's rules decide as in the fast tier: a chatbot code needs words about a
-   conversational agent (R5), a review of at most three words keeps one code its words name
+   conversational agent (R5), a code named only in another sense ("a good reminder to
+   breathe") is dropped (R7), a review of at most three words keeps one code its words name
    (R4), and the encoder's polarity is turned where money praise (R1), a contrast with other
    apps (R2) or a negated problem word (R3) says so.
 4. The evidence sentence is the one the fast tier's sentence model scores highest for the
@@ -239,7 +240,8 @@ def _decide(
 ) -> list[tuple[str, float, int]]:
     """(code, probability, evidence sentence) of review ``i``: cue-only codes by their cues,
     the others where the blend passes the code's threshold, then the codebook's rules on
-    which codes a review can carry (R4 short reviews, R5 chatbot context), as in the fast tier."""
+    which codes a review can carry (R4 short reviews, R5 chatbot context, R7 figurative
+    words), as in the fast tier."""
     sents, hits = reading.sentiments[i].sentences, reading.cue_hits[i]
     if not sents:
         return []

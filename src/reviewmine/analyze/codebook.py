@@ -22,7 +22,9 @@ from reviewmine.errors import CodebookError
 POLARITIES = ("barrier", "facilitator", "neutral")
 CATEGORIES = ("user", "program", "technology")
 REQUIRED_FIELDS = ("id", "label", "category", "description")
-OPTIONAL_FIELDS = ("source", "barrier_examples", "facilitator_examples", "cues", "context", "praise")
+OPTIONAL_FIELDS = (
+    "source", "barrier_examples", "facilitator_examples", "cues", "context", "praise", "figurative", "literal"
+)
 TOP_LEVEL_FIELDS = ("name", "version", "citation", "categories", "coding_rules", "codes")
 RULE_FIELDS = ("id", "rule")
 
@@ -49,6 +51,10 @@ class FactorCode:
     cues: tuple[str, ...] = ()
     context: tuple[str, ...] = ()  # the review must match one of these for the code (R5)
     praise: tuple[str, ...] = ()  # cue words that praise the factor ("free", "no ads"; R1)
+    # the factor's word in another sense ("a good reminder to slow down"); a review that has
+    # one keeps the code only if its cues or ``literal`` words occur outside it (R7)
+    figurative: tuple[str, ...] = ()
+    literal: tuple[str, ...] = ()
 
     def exemplars(self) -> list[str]:
         """Description and examples: the texts that say what this code is about."""
@@ -220,7 +226,9 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
     cues = _texts(where, entry, "cues")
     context = _texts(where, entry, "context")
     praise = _texts(where, entry, "praise")
-    for cue in (*cues, *context, *praise):
+    figurative = _texts(where, entry, "figurative")
+    literal = _texts(where, entry, "literal")
+    for cue in (*cues, *context, *praise, *figurative, *literal):
         try:
             re.compile(cue_pattern([cue]))  # as the coder uses it: inside a group
         except re.error as exc:
@@ -245,6 +253,8 @@ def _parse_code(path: Path, i: int, entry: object, seen: set[str]) -> FactorCode
         cues=cues,
         context=context,
         praise=praise,
+        figurative=figurative,
+        literal=literal,
     )
 
 

@@ -10,7 +10,8 @@ How a review is coded (every step leaves a trace in the output):
    hand-coded reviews) scores the review; a code is assigned when its probability passes a
    per-code threshold chosen by cross-validation on the training set. Without a trained
    model the cues alone decide. The codebook's rules then apply: a code's ``context`` must
-   match (R5), and a review of at most three words keeps one cue-named code at most (R4).
+   match (R5), a code named only in another sense ("a good reminder to breathe") is dropped
+   (R7), and a review of at most three words keeps one cue-named code at most (R4).
 4. The evidence sentence for a code is the sentence the presence model scores highest
    for it (cue hits break ties).
 5. The polarity comes from that sentence: a polarity model over its words (conditioned
@@ -390,6 +391,13 @@ class FactorCoder:
         self.praise = {
             c.id: _compile_cues(self.codebook, c.id, c.praise, re.IGNORECASE) for c in self.codebook.codes if c.praise
         }
+        self.figurative = {
+            c.id: (
+                _compile_cues(self.codebook, c.id, c.figurative, re.IGNORECASE),
+                _compile_cues(self.codebook, c.id, c.literal or ("(?!x)x",), re.IGNORECASE),
+            )
+            for c in self.codebook.codes if c.figurative
+        }
         self.sentiment = sentiment or SentimentScorer()
         self.vader: DomainVader = self.sentiment.vader
         self.presence: LinearTextModel | None = None
@@ -473,10 +481,27 @@ class FactorCoder:
         thresholds = self.thresholds if thresholds is None else thresholds
         if self.context:
             chosen = [c for c in chosen if c[0] not in self.context or self.context[c[0]].search(full)]
+        if self.figurative:
+            chosen = [c for c in chosen if c[0] not in self.figurative or not self._only_figurative(c[0], full)]
         if chosen and len(full.split()) <= SHORT_REVIEW:
             named = [c for c in chosen if any(c[0] in hits for hits in cue_hits)]
             chosen = [max(named, key=lambda c: c[1] / thresholds.get(c[0], 0.5))] if named else []
         return chosen
+
+    def _only_figurative(self, code: str, full: str) -> bool:
+        """Whether the review names ``code`` only in another sense (R7: "a good reminder to
+        slow down", a title "Reminder to breathe"): it has a figurative phrase of the code, and
+        with those phrases blanked out neither the code's cues nor its literal words occur."""
+        figurative, literal = self.figurative[code]
+        spans = [m.span() for m in figurative.finditer(full)]
+        if not spans:
+            return False
+        rest = list(full)
+        for start, end in spans:
+            rest[start:end] = " " * (end - start)
+        rest = "".join(rest)
+        cues = self.cues.patterns.get(code)
+        return not literal.search(rest) and not (cues is not None and cues.search(rest))
 
     def _polarities(self, decisions, sentiments) -> list[str]:
         """Polarity of every chosen code, from its evidence sentence, in one batch; money
