@@ -322,7 +322,14 @@ def coding_rules() -> str:
 
 
 def coding_training() -> str:
-    return f"The current set holds {coder()['training_reviews']:,} coded reviews."
+    held = coder()["training_reviews"]
+    m = accurate_meta()
+    seen = m["training_reviews"] + m["validation_reviews"]
+    text = f"The current set holds {held:,} coded reviews; the fast tier is trained on all of them."
+    if seen != held:
+        text += (f" The shipped accurate tier was trained when the set held {seen:,} (its training and validation "
+                 "splits); its figures, leave-one-app-out and intervals are that model's.")
+    return text
 
 
 def coding_sentiment() -> str:

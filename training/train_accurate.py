@@ -31,9 +31,11 @@ validation split, so its probabilities there are held out too) and a threshold p
 weights (one scale per output channel, computed in fp32) and the int8 model's decisions are
 checked against the fp32 model's on the validation split.
 
-Run times on the project's 2-core machine, quiet: ``model --finetune`` 10 minutes (lower-layer
-states of 10,260 reviews 2, three epochs 2 each, the fast coder of the blend and the export 3;
-30 with other jobs beside it); ``model`` without it 18; ``crossapp --finetune`` (the whole blend
+Run times on the project's 2-core machine, quiet: ``model --finetune`` 10 minutes on 10,260
+reviews (lower-layer states 2, three epochs 2 each, the fast coder of the blend and the export
+3; 30 with other jobs beside it) and 17 on 13,710 (states 3.7, epochs 3 each, export 2.4);
+``--top-layers 6`` (all layers) about three times the epoch cost; ``model`` without
+``--finetune`` 18; ``crossapp --finetune`` (the whole blend
 retrained without each app, as the tier codes) about 9 minutes per app, ``--no-blend`` (the
 encoder's head alone) about 3 less; ``crossapp --no-blend`` (frozen encoder) about 2.5
 minutes per app with ``--cache``; ``encoders`` about 10 minutes for 1,000 + 400 reviews.
